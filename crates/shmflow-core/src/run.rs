@@ -1,0 +1,693 @@
+//! A run: the storage of one workflow context, shared by every process that attaches to it.
+//!
+//! On disk a run is a directory `<root>/shmflow-<uid>/<run id>/` holding `owner.lock` (locked
+//! with `flock` by the owner for as long as it lives), `owner` (its pid) and `index/`, one small
+//! entry file per key that says where the value is stored. A value is published by renaming a
+//! complete entry over the old one, under a short lock that also tells the writer which storage
+//! the old entry pointed to, so that it is freed once and only once. A reader that finds an entry
+//! whose storage was just freed by an overwrite reads the entry again, so it sees the old value
+//! or the new one, never a mix.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rustix::fs::FlockOperation;
+
+use crate::error::{Error, Result};
+use crate::format::{Header, HEADER_LEN};
+use crate::names;
+use crate::registry;
+use crate::segment::{self, Mapping};
+
+/// How often a save retries after drawing a segment name that already exists.
+const NAME_ATTEMPTS: usize = 16;
+
+/// How often a load re-reads an entry whose storage vanished under it (a concurrent overwrite).
+const LOAD_ATTEMPTS: usize = 16;
+
+/// Where a value is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// A POSIX shared-memory object.
+    Shm,
+    /// A file in the run's spill directory, mapped.
+    MmapFile,
+    /// A file in the run's spill directory, read on load.
+    Disk,
+}
+
+impl Tier {
+    /// The tier's name in the index and in the public API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Shm => "shm",
+            Tier::MmapFile => "mmap-file",
+            Tier::Disk => "disk",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [Tier::Shm, Tier::MmapFile, Tier::Disk]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
+}
+
+/// What the index says about one stored value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub tier: Tier,
+    /// The segment name (shm) or file path (file tiers).
+    pub location: String,
+    /// The payload length in bytes.
+    pub bytes: u64,
+}
+
+impl Entry {
+    fn encode(&self) -> String {
+        format!(
+            "shmflow-entry 1\ntier {}\nlocation {}\nbytes {}\nkey {}",
+            self.tier.as_str(),
+            self.location,
+            self.bytes,
+            self.key
+        )
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let mut lines = text.splitn(5, '\n');
+        if lines.next()? != "shmflow-entry 1" {
+            return None;
+        }
+        let tier = Tier::parse(lines.next()?.strip_prefix("tier ")?)?;
+        let location = lines.next()?.strip_prefix("location ")?.to_owned();
+        let bytes = lines.next()?.strip_prefix("bytes ")?.parse().ok()?;
+        let key = lines.next()?.strip_prefix("key ")?.to_owned();
+        Some(Entry {
+            key,
+            tier,
+            location,
+            bytes,
+        })
+    }
+}
+
+/// Bytes and values held in one tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TierUsage {
+    pub bytes: u64,
+    pub count: u64,
+}
+
+/// Bytes and values per tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub shm: TierUsage,
+    pub mmap_file: TierUsage,
+    pub disk: TierUsage,
+}
+
+/// The root under which run directories live: `$SHMFLOW_DIR`, else the OS temporary directory.
+pub fn default_root() -> PathBuf {
+    std::env::var_os("SHMFLOW_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// One run, as seen from this process: its owner, or a process attached to it.
+#[derive(Debug)]
+pub struct Run {
+    run_id: String,
+    dir: PathBuf,
+    /// The owner's `flock`ed file; `Some` only in the owner, until shutdown.
+    owner_lock: Mutex<Option<File>>,
+    is_owner: bool,
+    closed: AtomicBool,
+    /// Serializes this process's publishes; `flock` on `index.lock` serializes processes.
+    index_lock: Mutex<Option<File>>,
+}
+
+impl Run {
+    /// Creates a new run owned by this process and registers it for cleanup at exit.
+    ///
+    /// `token` tells apart the owners inside one process (for example Node environments), so
+    /// that each cleans up only its own runs.
+    pub fn create(root: Option<&Path>, run_id: Option<&str>, token: u64) -> Result<Arc<Self>> {
+        let run_id = match run_id {
+            Some(id) if names::is_run_id(id) => id.to_owned(),
+            Some(id) => {
+                return Err(Error::InvalidArgument(format!(
+                    "{id:?} is not a run id (20 characters of a-z and 2-7)"
+                )))
+            }
+            None => names::new_run_id()?,
+        };
+        let dir = user_dir(root)?.join(&run_id);
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(format!("creating run directory {}", dir.display()), e))?;
+
+        let lock = take_owner_lock(&dir).and_then(|lock| {
+            fs::write(dir.join("owner"), format!("pid {}\n", std::process::id()))?;
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir.join("index"))?;
+            Ok(lock)
+        });
+        let lock = match lock {
+            Ok(lock) => lock,
+            Err(error) => {
+                let _ = fs::remove_dir_all(&dir);
+                return Err(Error::io(
+                    format!("setting up run directory {}", dir.display()),
+                    error,
+                ));
+            }
+        };
+
+        let run = Arc::new(Run::new(run_id, dir, Some(lock)));
+        registry::run_opened(token, Arc::clone(&run));
+        tracing::debug!(run_id = run.run_id, dir = %run.dir.display(), "run created");
+        Ok(run)
+    }
+
+    /// Opens an existing run of this user. Never takes ownership: this process will not delete
+    /// the run's data when it exits.
+    pub fn attach(root: Option<&Path>, run_id: &str) -> Result<Arc<Self>> {
+        let root = root.map(Path::to_path_buf).unwrap_or_else(default_root);
+        let not_found = |reason| Error::RunNotFound {
+            run_id: run_id.to_owned(),
+            root: root.display().to_string(),
+            reason,
+        };
+        if !names::is_run_id(run_id) {
+            return Err(not_found("a run id is 20 characters of a-z and 2-7"));
+        }
+        let dir = user_dir_path(&root).join(run_id);
+        if !dir.join("index").is_dir() {
+            return Err(not_found(
+                "no run directory (it was never created here, or was shut down)",
+            ));
+        }
+        tracing::debug!(run_id, dir = %dir.display(), "run attached");
+        Ok(Arc::new(Run::new(run_id.to_owned(), dir, None)))
+    }
+
+    fn new(run_id: String, dir: PathBuf, owner_lock: Option<File>) -> Self {
+        let is_owner = owner_lock.is_some();
+        Run {
+            run_id,
+            dir,
+            owner_lock: Mutex::new(owner_lock),
+            is_owner,
+            closed: AtomicBool::new(false),
+            index_lock: Mutex::new(None),
+        }
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether this process created the run (and will remove it).
+    pub fn is_owner(&self) -> bool {
+        self.is_owner
+    }
+
+    /// Whether this handle was shut down.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::ContextClosed {
+                run_id: self.run_id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn index_dir(&self) -> PathBuf {
+        self.dir.join("index")
+    }
+
+    fn entry_path(&self, key: &str) -> PathBuf {
+        self.index_dir().join(names::index_file_name(key))
+    }
+
+    /// Stores `payload` under `key`, replacing any earlier value atomically.
+    ///
+    /// The segment is complete and sealed before the index points to it; a full shared-memory
+    /// filesystem fails here with [`Error::NoSpace`] and leaves the earlier value intact.
+    pub fn save(&self, key: &str, header: &Header, payload: &[u8]) -> Result<Entry> {
+        self.check_open()?;
+        if header.payload_len != payload.len() as u64 {
+            return Err(Error::InvalidArgument(format!(
+                "header says {} bytes, payload has {}",
+                header.payload_len,
+                payload.len()
+            )));
+        }
+
+        let name = self.create_segment(key, header, payload)?;
+        let entry = Entry {
+            key: key.to_owned(),
+            tier: Tier::Shm,
+            location: name,
+            bytes: payload.len() as u64,
+        };
+        if let Err(error) = self.publish(&entry) {
+            segment::remove(&entry.location);
+            return Err(error);
+        }
+        registry::segment_published(&entry.location);
+        Ok(entry)
+    }
+
+    fn create_segment(&self, key: &str, header: &Header, payload: &[u8]) -> Result<String> {
+        for _ in 0..NAME_ATTEMPTS {
+            let name = names::new_segment_name(&self.run_id)?;
+            match segment::create(&name, header, payload) {
+                Ok(()) => return Ok(name),
+                Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+                Err(error) if is_out_of_space(&error) => {
+                    let bytes = (HEADER_LEN + payload.len()) as u64;
+                    return Err(Error::NoSpace {
+                        key: key.to_owned(),
+                        run_id: self.run_id.clone(),
+                        bytes,
+                        source: error,
+                    });
+                }
+                Err(error) => {
+                    return Err(Error::io(
+                        format!("creating a segment for key {key:?} in run {}", self.run_id),
+                        error,
+                    ))
+                }
+            }
+        }
+        Err(Error::io(
+            "naming a segment",
+            io::Error::new(ErrorKind::AlreadyExists, "every drawn name was taken"),
+        ))
+    }
+
+    /// Makes `entry` the value of its key and frees the storage of the value it replaces.
+    fn publish(&self, entry: &Entry) -> Result<()> {
+        let context = || format!("publishing key {:?} in run {}", entry.key, self.run_id);
+        let tmp = self
+            .index_dir()
+            .join(format!(".tmp-{}", names::new_run_id()?));
+        write_new_file(&tmp, entry.encode().as_bytes()).map_err(|e| Error::io(context(), e))?;
+
+        let path = self.entry_path(&entry.key);
+        let replaced = self.with_index_lock(|| {
+            let old = read_entry(&path).ok().flatten();
+            fs::rename(&tmp, &path)?;
+            Ok(old)
+        });
+        let replaced = match replaced {
+            Ok(old) => old,
+            Err(error) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(Error::io(context(), error));
+            }
+        };
+
+        if let Some(old) = replaced.filter(|old| old.location != entry.location) {
+            self.free_storage(&old);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` while holding this run's index lock, across threads and processes.
+    fn with_index_lock<T>(&self, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        let mut guard = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(self.dir.join("index.lock"))?;
+            *guard = Some(file);
+        }
+        let file = guard.as_ref().expect("opened above");
+        flock_retrying(file, FlockOperation::LockExclusive)?;
+        let result = f();
+        flock_retrying(file, FlockOperation::Unlock)?;
+        result
+    }
+
+    /// Maps the value stored under `key`, copy-on-write.
+    pub fn load(&self, key: &str) -> Result<(Mapping, Entry)> {
+        self.check_open()?;
+        let path = self.entry_path(key);
+        for _ in 0..LOAD_ATTEMPTS {
+            let entry = self
+                .entry_at(&path, key)?
+                .ok_or_else(|| self.key_not_found(key))?;
+            if let Some(mapping) = self.open_storage(&entry)? {
+                return Ok((mapping, entry));
+            }
+        }
+        Err(Error::io(
+            format!("loading key {key:?} in run {}", self.run_id),
+            io::Error::other("the value kept being replaced while it was read"),
+        ))
+    }
+
+    fn key_not_found(&self, key: &str) -> Error {
+        Error::KeyNotFound {
+            key: key.to_owned(),
+            run_id: self.run_id.clone(),
+        }
+    }
+
+    /// Reads and checks the entry at `path`; `None` if there is none.
+    fn entry_at(&self, path: &Path, key: &str) -> Result<Option<Entry>> {
+        let entry = read_entry(path).map_err(|e| {
+            Error::io(
+                format!(
+                    "reading the index entry of key {key:?} in run {}",
+                    self.run_id
+                ),
+                e,
+            )
+        })?;
+        match entry {
+            Some(entry) if entry.key != key => Ok(None),
+            Some(entry) if !self.owns_location(&entry) => Err(Error::CorruptSegment {
+                location: path.display().to_string(),
+                reason: format!(
+                    "the entry points outside run {}: {}",
+                    self.run_id, entry.location
+                ),
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// Whether an entry's storage belongs to this run; a hostile entry cannot point elsewhere.
+    fn owns_location(&self, entry: &Entry) -> bool {
+        match entry.tier {
+            Tier::Shm => {
+                names::run_of_segment(entry.location.trim_start_matches('/'))
+                    == Some(self.run_id.as_str())
+            }
+            // TODO(#3): file tiers live in the run's spill directory.
+            Tier::MmapFile | Tier::Disk => false,
+        }
+    }
+
+    fn open_storage(&self, entry: &Entry) -> Result<Option<Mapping>> {
+        match entry.tier {
+            Tier::Shm => Mapping::open_segment(&entry.location),
+            Tier::MmapFile | Tier::Disk => unreachable!("owns_location refuses file tiers"),
+        }
+    }
+
+    /// Whether a value is stored under `key`.
+    pub fn has(&self, key: &str) -> Result<bool> {
+        self.check_open()?;
+        Ok(self.entry_at(&self.entry_path(key), key)?.is_some())
+    }
+
+    /// Removes the value under `key`; `false` if there was none. Readers keep their views.
+    pub fn delete(&self, key: &str) -> Result<bool> {
+        self.check_open()?;
+        let path = self.entry_path(key);
+        let removed = self.with_index_lock(|| {
+            let Some(entry) = read_entry(&path)?.filter(|e| e.key == key) else {
+                return Ok(None);
+            };
+            fs::remove_file(&path)?;
+            Ok(Some(entry))
+        });
+        match removed
+            .map_err(|e| Error::io(format!("deleting key {key:?} in run {}", self.run_id), e))?
+        {
+            Some(entry) => {
+                self.free_storage(&entry);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Every entry in the index, in key order.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        self.check_open()?;
+        let context = || format!("listing the keys of run {}", self.run_id);
+        let mut entries = Vec::new();
+        for item in fs::read_dir(self.index_dir()).map_err(|e| Error::io(context(), e))? {
+            let item = item.map_err(|e| Error::io(context(), e))?;
+            if item.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            // An entry deleted since the listing is simply not there any more.
+            if let Some(entry) = read_entry(&item.path()).map_err(|e| Error::io(context(), e))? {
+                entries.push(entry);
+            }
+        }
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(entries)
+    }
+
+    /// Every key with a value, sorted.
+    pub fn keys(&self) -> Result<Vec<String>> {
+        Ok(self.entries()?.into_iter().map(|e| e.key).collect())
+    }
+
+    /// Bytes and values per tier.
+    pub fn usage(&self) -> Result<Usage> {
+        let mut usage = Usage::default();
+        for entry in self.entries()? {
+            let tier = match entry.tier {
+                Tier::Shm => &mut usage.shm,
+                Tier::MmapFile => &mut usage.mmap_file,
+                Tier::Disk => &mut usage.disk,
+            };
+            tier.bytes += entry.bytes;
+            tier.count += 1;
+        }
+        Ok(usage)
+    }
+
+    /// Writes the value under `key` to `path` as a self-describing segment file (header and
+    /// payload, the format of `docs/format.md`). The file outlives the run.
+    pub fn export(&self, key: &str, path: &Path) -> Result<()> {
+        let (mapping, _) = self.load(key)?;
+        let tmp = path.with_file_name(format!(
+            ".{}.shmflow-tmp",
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        let written =
+            write_new_file(&tmp, mapping.segment_bytes()).and_then(|()| fs::rename(&tmp, path));
+        written.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io(
+                format!(
+                    "exporting key {key:?} of run {} to {}",
+                    self.run_id,
+                    path.display()
+                ),
+                e,
+            )
+        })
+    }
+
+    /// Closes this handle. In the owner, also removes every segment and file of the run and the
+    /// run directory, and releases the owner lock. Calling it again does nothing.
+    pub fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) || !self.is_owner {
+            return Ok(());
+        }
+        registry::run_closed(self);
+
+        for entry in read_all_entries(&self.index_dir()) {
+            self.free_storage(&entry);
+        }
+        remove_segments_of_run(&self.run_id);
+        let removed = fs::remove_dir_all(&self.dir);
+        self.owner_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        tracing::debug!(run_id = self.run_id, "run shut down");
+        match removed {
+            Err(error) if error.kind() != ErrorKind::NotFound => Err(Error::io(
+                format!("removing run directory {}", self.dir.display()),
+                error,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn free_storage(&self, entry: &Entry) {
+        let freed = match entry.tier {
+            Tier::Shm => segment::unlink(&entry.location).map(|_| ()),
+            Tier::MmapFile | Tier::Disk => fs::remove_file(&entry.location),
+        };
+        if let Err(error) = freed {
+            tracing::warn!(run_id = self.run_id, location = entry.location, %error, "could not free storage");
+        }
+    }
+}
+
+/// The per-user directory under `root`, created 0700 if missing, and refused unless it is a real
+/// directory (not a symbolic link) owned by this user and closed to others.
+fn user_dir(root: Option<&Path>) -> Result<PathBuf> {
+    let root = root.map(Path::to_path_buf).unwrap_or_else(default_root);
+    let dir = user_dir_path(&root);
+    match fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
+    }
+    let meta = fs::symlink_metadata(&dir)
+        .map_err(|e| Error::io(format!("inspecting {}", dir.display()), e))?;
+    let uid = rustix::process::getuid().as_raw();
+    let refuse = |why: &str| {
+        Err(Error::InvalidArgument(format!(
+            "refusing to use {}: {why}",
+            dir.display()
+        )))
+    };
+    if !meta.file_type().is_dir() {
+        return refuse("it is not a directory (a symbolic link is never followed)");
+    }
+    if meta.uid() != uid {
+        return refuse(&format!(
+            "it belongs to uid {}, not to this user ({uid})",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return refuse(&format!(
+            "its mode {:o} lets other users in; expected 0700",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(dir)
+}
+
+fn user_dir_path(root: &Path) -> PathBuf {
+    root.join(format!("shmflow-{}", rustix::process::getuid().as_raw()))
+}
+
+fn take_owner_lock(dir: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join("owner.lock"))?;
+    flock_retrying(&file, FlockOperation::NonBlockingLockExclusive)?;
+    Ok(file)
+}
+
+fn flock_retrying(file: &File, operation: FlockOperation) -> io::Result<()> {
+    loop {
+        match rustix::fs::flock(file, operation) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// Creates `path` (which must not exist) with mode 0600 and writes `bytes` to it.
+fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
+/// Reads an index entry; `None` if there is none. A damaged entry is an error.
+fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Entry::decode(&text).map(Some).ok_or_else(|| {
+        io::Error::new(
+            ErrorKind::InvalidData,
+            format!("damaged index entry {}", path.display()),
+        )
+    })
+}
+
+/// Every readable entry in an index directory, skipping what cannot be read (for cleanup).
+fn read_all_entries(index: &Path) -> Vec<Entry> {
+    let Ok(items) = fs::read_dir(index) else {
+        return Vec::new();
+    };
+    items
+        .flatten()
+        .filter_map(|item| read_entry(&item.path()).ok().flatten())
+        .collect()
+}
+
+/// Unlinks every shared-memory object named after the run, including ones a save left
+/// unpublished. Linux lists them in /dev/shm; elsewhere the index is all there is.
+fn remove_segments_of_run(run_id: &str) {
+    let Ok(items) = fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for item in items.flatten() {
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        if names::run_of_segment(&name) == Some(run_id) {
+            let _ = segment::unlink(&format!("/{name}"));
+        }
+    }
+}
+
+fn is_out_of_space(error: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let errno = error.raw_os_error().map(Errno::from_raw_os_error);
+    matches!(
+        errno,
+        Some(Errno::NOSPC | Errno::NOMEM | Errno::FBIG | Errno::DQUOT)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_round_trips_with_any_key() {
+        let entry = Entry {
+            key: "line one\nline two".into(),
+            tier: Tier::Shm,
+            location: "/sfx-y".into(),
+            bytes: 42,
+        };
+        assert_eq!(Entry::decode(&entry.encode()), Some(entry));
+        assert_eq!(Entry::decode("shmflow-entry 1\ntier tape\n"), None);
+    }
+}

@@ -1,0 +1,312 @@
+//! The napi-rs binding of shmflow-core: a thin layer that converts arguments, results and errors.
+//!
+//! Loaded values come back as external ArrayBuffers over the segment's private mapping, without a
+//! copy; the mapping is unmapped when the last view is collected. Where the runtime refuses
+//! external buffers, napi-rs copies instead. Errors carry shmflow-core's stable codes
+//! (`ERR_SHMFLOW_*`) as the JavaScript error's `code`.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use shmflow_core::{self as core, Header, Mapping};
+
+/// Failures carry a stable `ERR_SHMFLOW_*` code instead of a napi status.
+type Code = &'static str;
+
+fn to_js(error: core::Error) -> napi::Error<&'static str> {
+    napi::Error::new(error.code(), error.to_string())
+}
+
+fn invalid(message: String) -> napi::Error<&'static str> {
+    to_js(core::Error::InvalidArgument(message))
+}
+
+thread_local! {
+    /// The Node environments of this thread whose cleanup hook is registered.
+    static HOOKED_ENVS: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
+}
+
+/// Identifies the calling Node environment, so that each cleans up only the runs it created.
+fn env_token(env: &Env) -> u64 {
+    env.raw() as usize as u64
+}
+
+/// Registers, once per environment, a cleanup hook that shuts down the runs it owns when the
+/// environment goes away (process exit, or a worker thread ending).
+fn ensure_cleanup_hook(env: &Env) -> Result<(), Code> {
+    let token = env_token(env);
+    if HOOKED_ENVS.with(|envs| envs.borrow_mut().insert(token)) {
+        env.add_env_cleanup_hook(token, |token| core::shutdown_owned_runs(Some(token)))
+            .map_err(|e| {
+                to_js(core::Error::io(
+                    "registering the exit cleanup",
+                    std::io::Error::other(e.reason),
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+/// Options of `NativeRun.create`.
+#[napi(object)]
+pub struct CreateOptions {
+    /// The root of run directories; `$SHMFLOW_DIR` or the OS temp dir by default.
+    pub root: Option<String>,
+    /// A run id to use instead of a random one.
+    pub run_id: Option<String>,
+}
+
+/// How a value is encoded, as stored in the segment header.
+#[napi(object)]
+pub struct ValueMeta {
+    pub codec: u32,
+    pub container: u32,
+    pub dtype: u32,
+    pub shape: Option<Vec<i64>>,
+}
+
+/// Where a save put the value.
+#[napi(object)]
+pub struct SaveReceipt {
+    pub tier: String,
+    pub bytes: f64,
+    pub location: String,
+}
+
+/// Bytes and values in one tier.
+#[napi(object)]
+pub struct TierUsage {
+    pub bytes: f64,
+    pub count: f64,
+}
+
+/// Bytes and values per tier, and the number of keys.
+#[napi(object)]
+pub struct RunUsage {
+    pub shm: TierUsage,
+    pub mmap_file: TierUsage,
+    pub disk: TierUsage,
+    pub keys: f64,
+}
+
+impl From<core::TierUsage> for TierUsage {
+    fn from(usage: core::TierUsage) -> Self {
+        TierUsage {
+            bytes: usage.bytes as f64,
+            count: usage.count as f64,
+        }
+    }
+}
+
+fn header_of(meta: &ValueMeta, payload_len: usize) -> Result<Header, Code> {
+    let byte = |value: u32, field: &str| {
+        u8::try_from(value).map_err(|_| invalid(format!("{field} {value} is out of range")))
+    };
+    let shape = meta
+        .shape
+        .iter()
+        .flatten()
+        .map(|&dim| {
+            u64::try_from(dim).map_err(|_| invalid(format!("shape dimension {dim} is negative")))
+        })
+        .collect::<Result<Vec<u64>, Code>>()?;
+    Header::new(
+        byte(meta.codec, "codec")?,
+        byte(meta.dtype, "dtype")?,
+        byte(meta.container, "container")?,
+        shape,
+        payload_len as u64,
+    )
+    .map_err(to_js)
+}
+
+/// A value as loaded: what its header says, and `data`, a view on the mapped payload.
+#[napi(object, object_from_js = false)]
+pub struct LoadedValue<'env> {
+    pub codec: u32,
+    pub container: u32,
+    pub dtype: u32,
+    pub shape: Vec<f64>,
+    pub tier: String,
+    pub bytes: f64,
+    pub data: ArrayBuffer<'env>,
+}
+
+fn loaded_value<'env>(
+    env: &'env Env,
+    mapping: Mapping,
+    tier: &str,
+) -> Result<LoadedValue<'env>, Code> {
+    let header = mapping.header().clone();
+    Ok(LoadedValue {
+        codec: header.codec as u32,
+        container: header.container as u32,
+        dtype: header.dtype as u32,
+        shape: header.shape.iter().map(|&d| d as f64).collect(),
+        tier: tier.to_owned(),
+        bytes: header.payload_len as f64,
+        data: payload_buffer(env, mapping)?,
+    })
+}
+
+/// An ArrayBuffer over the mapping's payload; the mapping lives until the buffer is collected.
+fn payload_buffer(env: &Env, mapping: Mapping) -> Result<ArrayBuffer<'_>, Code> {
+    if mapping.payload_len() == 0 {
+        return ArrayBuffer::from_data(env, Vec::new()).map_err(status_error);
+    }
+    let (ptr, len) = (mapping.payload_ptr(), mapping.payload_len());
+
+    // SAFETY: ptr is valid for len bytes for as long as `mapping` lives, and napi-rs drops
+    // `mapping` only in the finalizer, after the last view is collected (or right after copying,
+    // where external buffers are refused). The mapping is private, so writes stay in this process.
+    unsafe { ArrayBuffer::from_external(env, ptr, len, mapping, |_, mapping| drop(mapping)) }
+        .map_err(status_error)
+}
+
+fn status_error(error: napi::Error) -> napi::Error<&'static str> {
+    napi::Error::new("ERR_SHMFLOW_IO", error.reason.clone())
+}
+
+fn root_path(root: Option<String>) -> Option<PathBuf> {
+    root.filter(|r| !r.is_empty()).map(PathBuf::from)
+}
+
+/// One run of shmflow as seen from this process: its owner, or a process attached to it.
+#[napi]
+pub struct NativeRun {
+    run: Arc<core::Run>,
+}
+
+#[napi]
+impl NativeRun {
+    /// Creates a new run owned by this process; it is removed at shutdown or exit.
+    #[napi(factory)]
+    pub fn create(env: Env, options: Option<CreateOptions>) -> Result<Self, Code> {
+        ensure_cleanup_hook(&env)?;
+        let (root, run_id) = options
+            .map(|o| (root_path(o.root), o.run_id))
+            .unwrap_or_default();
+        let run = core::Run::create(root.as_deref(), run_id.as_deref(), env_token(&env))
+            .map_err(to_js)?;
+        Ok(NativeRun { run })
+    }
+
+    /// Opens an existing run of this user without taking ownership.
+    #[napi(factory)]
+    pub fn attach(run_id: String, root: Option<String>) -> Result<Self, Code> {
+        let run = core::Run::attach(root_path(root).as_deref(), &run_id).map_err(to_js)?;
+        Ok(NativeRun { run })
+    }
+
+    #[napi(getter)]
+    pub fn run_id(&self) -> String {
+        self.run.run_id().to_owned()
+    }
+
+    #[napi(getter)]
+    pub fn dir(&self) -> String {
+        self.run.dir().display().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn is_owner(&self) -> bool {
+        self.run.is_owner()
+    }
+
+    #[napi(getter)]
+    pub fn is_closed(&self) -> bool {
+        self.run.is_closed()
+    }
+
+    /// Copies `data` once into a new sealed segment and publishes it under `key`.
+    #[napi]
+    pub fn save(
+        &self,
+        key: String,
+        meta: ValueMeta,
+        data: Uint8ArraySlice,
+    ) -> Result<SaveReceipt, Code> {
+        let header = header_of(&meta, data.len())?;
+        let entry = self.run.save(&key, &header, &data).map_err(to_js)?;
+        Ok(SaveReceipt {
+            tier: entry.tier.as_str().to_owned(),
+            bytes: entry.bytes as f64,
+            location: entry.location,
+        })
+    }
+
+    /// Maps the value under `key` copy-on-write and returns it with a view on its payload.
+    #[napi]
+    pub fn load<'env>(&self, env: &'env Env, key: String) -> Result<LoadedValue<'env>, Code> {
+        let (mapping, entry) = self.run.load(&key).map_err(to_js)?;
+        loaded_value(env, mapping, entry.tier.as_str())
+    }
+
+    #[napi]
+    pub fn has(&self, key: String) -> Result<bool, Code> {
+        self.run.has(&key).map_err(to_js)
+    }
+
+    #[napi]
+    pub fn delete(&self, key: String) -> Result<bool, Code> {
+        self.run.delete(&key).map_err(to_js)
+    }
+
+    #[napi]
+    pub fn keys(&self) -> Result<Vec<String>, Code> {
+        self.run.keys().map_err(to_js)
+    }
+
+    #[napi]
+    pub fn usage(&self) -> Result<RunUsage, Code> {
+        let entries = self.run.entries().map_err(to_js)?;
+        let usage = self.run.usage().map_err(to_js)?;
+        Ok(RunUsage {
+            shm: usage.shm.into(),
+            mmap_file: usage.mmap_file.into(),
+            disk: usage.disk.into(),
+            keys: entries.len() as f64,
+        })
+    }
+
+    /// Writes the value as a self-describing segment file at `path`.
+    #[napi]
+    pub fn export_data(&self, key: String, path: String) -> Result<(), Code> {
+        self.run.export(&key, Path::new(&path)).map_err(to_js)
+    }
+
+    /// Owner: removes everything of the run. Attached: closes this handle. Idempotent.
+    #[napi]
+    pub fn shutdown(&self) -> Result<(), Code> {
+        self.run.shutdown().map_err(to_js)
+    }
+}
+
+/// The value of a file written by `exportData`, mapped copy-on-write.
+#[napi]
+pub fn load_exported<'env>(env: &'env Env, path: String) -> Result<LoadedValue<'env>, Code> {
+    let mapping = Mapping::open_file(Path::new(&path)).map_err(to_js)?;
+    loaded_value(env, mapping, "file")
+}
+
+/// The root of run directories: `$SHMFLOW_DIR`, else the OS temporary directory.
+#[napi]
+pub fn default_root() -> String {
+    core::default_root().display().to_string()
+}
+
+/// Shuts down every run this process owns; for the process's `exit` event.
+#[napi]
+pub fn shutdown_owned_runs() {
+    core::shutdown_owned_runs(None);
+}
+
+/// The names of the shared-memory objects this process created and has not unlinked.
+#[napi]
+pub fn created_segments() -> Vec<String> {
+    core::created_segments()
+}
