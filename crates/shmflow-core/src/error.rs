@@ -5,6 +5,16 @@
 
 use std::io;
 
+use crate::budget::TierFailure;
+
+fn list(tried: &[TierFailure]) -> String {
+    tried
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Everything that can fail in shmflow-core.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -24,13 +34,24 @@ pub enum Error {
     #[error("run {run_id} is closed: it was shut down in this process")]
     ContextClosed { run_id: String },
 
-    /// The storage could not be reserved: the shared-memory filesystem is full or over its limit.
-    #[error("no space to store {bytes} bytes under key {key:?} in run {run_id}: {source}")]
+    /// No tier allowed could hold the value; each tier tried says which limit it hit.
+    #[error("no space to store {bytes} bytes under key {key:?} in run {run_id}: {}", list(.tried))]
     NoSpace {
         key: String,
         run_id: String,
         bytes: u64,
-        source: io::Error,
+        tried: Vec<TierFailure>,
+    },
+
+    /// The value is larger than physical memory: refused before anything was allocated.
+    #[error(
+        "the value under key {key:?} is {bytes} bytes, more than this machine's {memory} bytes \
+         of physical memory; nothing was stored"
+    )]
+    TooLarge {
+        key: String,
+        bytes: u64,
+        memory: u64,
     },
 
     /// A segment failed validation; it is never read past its checked bounds.
@@ -65,6 +86,7 @@ impl Error {
             Error::RunNotFound { .. } => "ERR_SHMFLOW_RUN_NOT_FOUND",
             Error::ContextClosed { .. } => "ERR_SHMFLOW_CONTEXT_CLOSED",
             Error::NoSpace { .. } => "ERR_SHMFLOW_NO_SPACE",
+            Error::TooLarge { .. } => "ERR_SHMFLOW_VALUE_TOO_LARGE",
             Error::CorruptSegment { .. } => "ERR_SHMFLOW_CORRUPT_SEGMENT",
             Error::InvalidArgument(_) => "ERR_SHMFLOW_INVALID_ARGUMENT",
             Error::Io { .. } => "ERR_SHMFLOW_IO",

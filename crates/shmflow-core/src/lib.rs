@@ -6,6 +6,7 @@
 //! [`Run::shutdown`]; [`shutdown_owned_runs`] does the same for everything this process owns,
 //! at exit. The Node binding in `crates/shmflow-node` is a thin layer over this crate.
 
+pub mod budget;
 pub mod error;
 pub mod format;
 pub mod names;
@@ -13,8 +14,9 @@ mod registry;
 pub mod run;
 pub mod segment;
 
+pub use budget::{Reason, TierFailure};
 pub use error::{Error, Result};
 pub use format::{Codec, Header};
 pub use registry::{created_segments, shutdown_owned_runs};
-pub use run::{default_root, Entry, Run, Tier, TierUsage, Usage};
+pub use run::{default_root, Entry, Run, RunOptions, SaveOptions, Saved, Tier, TierUsage, Usage};
 pub use segment::Mapping;

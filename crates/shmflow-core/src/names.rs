@@ -63,6 +63,16 @@ pub fn run_of_segment(file_name: &str) -> Option<&str> {
     (is_run_id(run_id) && tag_ok).then_some(run_id)
 }
 
+/// A new random spill file name (inside the run's spill directory).
+pub fn new_spill_name() -> Result<String> {
+    random_base32(SEGMENT_TAG_LEN)
+}
+
+/// Whether a file name has the form of a spill file name.
+pub fn is_spill_name(name: &str) -> bool {
+    name.len() == SEGMENT_TAG_LEN && name.bytes().all(|b| BASE32.contains(&b))
+}
+
 /// The longest index file name before a key is stored under its hash instead.
 const MAX_PLAIN_NAME: usize = 200;
 

@@ -7,6 +7,9 @@
 //! the old entry pointed to, so that it is freed once and only once. A reader that finds an entry
 //! whose storage was just freed by an overwrite reads the entry again, so it sees the old value
 //! or the new one, never a mix.
+//!
+//! A value goes to the first tier that can take it: `shm`, then `mmap-file` and `disk`, files in
+//! the run's `spill/` directory (see [`crate::budget`] for the limits checked before each).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
@@ -17,6 +20,9 @@ use std::sync::{Arc, Mutex};
 
 use rustix::fs::FlockOperation;
 
+use std::collections::BTreeMap;
+
+use crate::budget::{self, Budget, Reason, TierFailure};
 use crate::error::{Error, Result};
 use crate::format::{Header, HEADER_LEN};
 use crate::names;
@@ -104,12 +110,87 @@ pub struct TierUsage {
     pub count: u64,
 }
 
-/// Bytes and values per tier.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Bytes and values per tier, the budget, and the saves that fell back to a later tier.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     pub shm: TierUsage,
     pub mmap_file: TierUsage,
     pub disk: TierUsage,
+    pub keys: u64,
+    /// The context's shared-memory budget and the segment bytes it holds against it.
+    pub max_shared_bytes: u64,
+    pub held_shared_bytes: u64,
+    /// Free bytes of the shared-memory filesystem right now, when it can be asked.
+    pub shared_free_bytes: Option<u64>,
+    /// How many saves through this context fell back, and how often for each reason.
+    pub fallbacks: u64,
+    pub fallback_reasons: BTreeMap<&'static str, u64>,
+}
+
+/// How to open a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The root of run directories (and so of spill files); [`default_root`] by default.
+    pub root: Option<PathBuf>,
+    /// The run id to create, instead of a random one (create only).
+    pub run_id: Option<String>,
+    /// This context's budget for the `shm` tier, in bytes;
+    /// [`budget::default_max_shared_bytes`] by default.
+    pub max_shared_bytes: Option<u64>,
+}
+
+/// How to store one value.
+#[derive(Clone, Copy, Debug)]
+pub struct SaveOptions {
+    /// Store in this tier only.
+    pub tier: Option<Tier>,
+    /// Whether a value that does not fit in `shm` may go to a file tier.
+    pub spill: bool,
+}
+
+impl Default for SaveOptions {
+    fn default() -> Self {
+        SaveOptions {
+            tier: None,
+            spill: true,
+        }
+    }
+}
+
+/// What a save did: where the value is, and each tier that could not take it first.
+#[derive(Clone, Debug)]
+pub struct Saved {
+    pub entry: Entry,
+    pub fallbacks: Vec<TierFailure>,
+}
+
+/// A loaded value: mapped in place (`shm`, `mmap-file`) or read into memory (`disk`).
+#[derive(Debug)]
+pub enum Value {
+    Mapped(Mapping),
+    Copied(segment::Copy),
+}
+
+impl Value {
+    pub fn header(&self) -> &Header {
+        match self {
+            Value::Mapped(mapping) => mapping.header(),
+            Value::Copied(copy) => &copy.header,
+        }
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        match self {
+            Value::Mapped(mapping) => mapping.payload(),
+            Value::Copied(copy) => &copy.payload,
+        }
+    }
+}
+
+/// Why a tier did not take a value: a reason to try the next one, or an error that ends the save.
+enum Refusal {
+    Next(TierFailure),
+    Fatal(Error),
 }
 
 /// The root under which run directories live: `$SHMFLOW_DIR`, else the OS temporary directory.
@@ -131,6 +212,8 @@ pub struct Run {
     closed: AtomicBool,
     /// Serializes this process's publishes; `flock` on `index.lock` serializes processes.
     index_lock: Mutex<Option<File>>,
+    budget: Budget,
+    fallbacks: Mutex<BTreeMap<Reason, u64>>,
 }
 
 impl Run {
@@ -138,8 +221,8 @@ impl Run {
     ///
     /// `token` tells apart the owners inside one process (for example Node environments), so
     /// that each cleans up only its own runs.
-    pub fn create(root: Option<&Path>, run_id: Option<&str>, token: u64) -> Result<Arc<Self>> {
-        let run_id = match run_id {
+    pub fn create(options: &RunOptions, token: u64) -> Result<Arc<Self>> {
+        let run_id = match options.run_id.as_deref() {
             Some(id) if names::is_run_id(id) => id.to_owned(),
             Some(id) => {
                 return Err(Error::InvalidArgument(format!(
@@ -148,7 +231,7 @@ impl Run {
             }
             None => names::new_run_id()?,
         };
-        let dir = user_dir(root)?.join(&run_id);
+        let dir = user_dir(options.root.as_deref())?.join(&run_id);
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
@@ -172,7 +255,7 @@ impl Run {
             }
         };
 
-        let run = Arc::new(Run::new(run_id, dir, Some(lock)));
+        let run = Arc::new(Run::new(run_id, dir, Some(lock), options));
         registry::run_opened(token, Arc::clone(&run));
         tracing::debug!(run_id = run.run_id, dir = %run.dir.display(), "run created");
         Ok(run)
@@ -180,8 +263,8 @@ impl Run {
 
     /// Opens an existing run of this user. Never takes ownership: this process will not delete
     /// the run's data when it exits.
-    pub fn attach(root: Option<&Path>, run_id: &str) -> Result<Arc<Self>> {
-        let root = root.map(Path::to_path_buf).unwrap_or_else(default_root);
+    pub fn attach(run_id: &str, options: &RunOptions) -> Result<Arc<Self>> {
+        let root = options.root.clone().unwrap_or_else(default_root);
         let not_found = |reason| Error::RunNotFound {
             run_id: run_id.to_owned(),
             root: root.display().to_string(),
@@ -197,11 +280,14 @@ impl Run {
             ));
         }
         tracing::debug!(run_id, dir = %dir.display(), "run attached");
-        Ok(Arc::new(Run::new(run_id.to_owned(), dir, None)))
+        Ok(Arc::new(Run::new(run_id.to_owned(), dir, None, options)))
     }
 
-    fn new(run_id: String, dir: PathBuf, owner_lock: Option<File>) -> Self {
+    fn new(run_id: String, dir: PathBuf, owner_lock: Option<File>, options: &RunOptions) -> Self {
         let is_owner = owner_lock.is_some();
+        let limit = options
+            .max_shared_bytes
+            .unwrap_or_else(budget::default_max_shared_bytes);
         Run {
             run_id,
             dir,
@@ -209,6 +295,8 @@ impl Run {
             is_owner,
             closed: AtomicBool::new(false),
             index_lock: Mutex::new(None),
+            budget: Budget::new(limit),
+            fallbacks: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -251,60 +339,198 @@ impl Run {
 
     /// Stores `payload` under `key`, replacing any earlier value atomically.
     ///
-    /// The segment is complete and sealed before the index points to it; a full shared-memory
-    /// filesystem fails here with [`Error::NoSpace`] and leaves the earlier value intact.
-    pub fn save(&self, key: &str, header: &Header, payload: &[u8]) -> Result<Entry> {
+    /// The value goes to the first tier allowed by `options` that can take it; the storage is
+    /// reserved, written and sealed before the index points to it. When no tier can take it,
+    /// [`Error::NoSpace`] names each limit, and the earlier value under `key` stays intact.
+    pub fn save(
+        &self,
+        key: &str,
+        header: &Header,
+        payload: &[u8],
+        options: &SaveOptions,
+    ) -> Result<Saved> {
         self.check_open()?;
         if header.payload_len != payload.len() as u64 {
+            let (said, has) = (header.payload_len, payload.len());
             return Err(Error::InvalidArgument(format!(
-                "header says {} bytes, payload has {}",
-                header.payload_len,
-                payload.len()
+                "header says {said} bytes, payload has {has}"
             )));
         }
-
-        let name = self.create_segment(key, header, payload)?;
-        let entry = Entry {
-            key: key.to_owned(),
-            tier: Tier::Shm,
-            location: name,
-            bytes: payload.len() as u64,
-        };
-        if let Err(error) = self.publish(&entry) {
-            segment::remove(&entry.location);
-            return Err(error);
+        let memory = budget::physical_memory();
+        if payload.len() as u64 > memory {
+            return Err(Error::TooLarge {
+                key: key.to_owned(),
+                bytes: payload.len() as u64,
+                memory,
+            });
         }
-        registry::segment_published(&entry.location);
-        Ok(entry)
-    }
 
-    fn create_segment(&self, key: &str, header: &Header, payload: &[u8]) -> Result<String> {
-        for _ in 0..NAME_ATTEMPTS {
-            let name = names::new_segment_name(&self.run_id)?;
-            match segment::create(&name, header, payload) {
-                Ok(()) => return Ok(name),
-                Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
-                Err(error) if is_out_of_space(&error) => {
-                    let bytes = (HEADER_LEN + payload.len()) as u64;
-                    return Err(Error::NoSpace {
-                        key: key.to_owned(),
-                        run_id: self.run_id.clone(),
-                        bytes,
-                        source: error,
-                    });
-                }
-                Err(error) => {
-                    return Err(Error::io(
-                        format!("creating a segment for key {key:?} in run {}", self.run_id),
-                        error,
-                    ))
-                }
+        let tiers = match (options.tier, options.spill) {
+            (Some(tier), _) => vec![tier],
+            (None, true) => vec![Tier::Shm, Tier::MmapFile, Tier::Disk],
+            (None, false) => vec![Tier::Shm],
+        };
+        let mut tried = Vec::new();
+        for tier in tiers {
+            match self.store(tier, key, header, payload) {
+                Ok(location) => return self.commit(key, tier, location, payload.len(), tried),
+                Err(Refusal::Next(failure)) => tried.push(failure),
+                Err(Refusal::Fatal(error)) => return Err(error),
             }
         }
-        Err(Error::io(
-            "naming a segment",
-            io::Error::new(ErrorKind::AlreadyExists, "every drawn name was taken"),
+        let bytes = payload.len() as u64;
+        Err(Error::NoSpace {
+            key: key.to_owned(),
+            run_id: self.run_id.clone(),
+            bytes,
+            tried,
+        })
+    }
+
+    /// Publishes a stored value and accounts for it; on failure the storage is freed again.
+    fn commit(
+        &self,
+        key: &str,
+        tier: Tier,
+        location: String,
+        len: usize,
+        fallbacks: Vec<TierFailure>,
+    ) -> Result<Saved> {
+        let entry = Entry {
+            key: key.to_owned(),
+            tier,
+            location,
+            bytes: len as u64,
+        };
+        if let Err(error) = self.publish(&entry) {
+            self.free_location(tier, &entry.location);
+            return Err(error);
+        }
+        if tier == Tier::Shm {
+            registry::segment_published(&entry.location);
+            self.budget.add(segment_bytes(entry.bytes));
+        }
+        self.record_fallbacks(key, &fallbacks);
+        Ok(Saved { entry, fallbacks })
+    }
+
+    fn record_fallbacks(&self, key: &str, fallbacks: &[TierFailure]) {
+        if fallbacks.is_empty() {
+            return;
+        }
+        let mut counts = self.fallbacks.lock().unwrap_or_else(|p| p.into_inner());
+        for failure in fallbacks {
+            *counts.entry(failure.reason).or_default() += 1;
+            tracing::info!(run_id = self.run_id, key, %failure, "tier fallback");
+        }
+    }
+
+    /// Stores the value in one tier, unpublished; returns its location.
+    fn store(
+        &self,
+        tier: Tier,
+        key: &str,
+        header: &Header,
+        payload: &[u8],
+    ) -> Result<String, Refusal> {
+        let bytes = segment_bytes(payload.len() as u64);
+        let refuse = |reason, detail| {
+            Refusal::Next(TierFailure {
+                tier,
+                reason,
+                detail,
+            })
+        };
+        if tier == Tier::Shm {
+            if let Some((reason, detail)) = self.budget.refuse(bytes) {
+                return Err(refuse(reason, detail));
+            }
+        }
+        let fs_path = if tier == Tier::Shm {
+            PathBuf::from(budget::SHM_DIR)
+        } else {
+            self.spill_dir().map_err(Refusal::Fatal)?
+        };
+        if let Some((free, margin)) = budget::free_space(&fs_path) {
+            if bytes.saturating_add(margin) > free {
+                let detail = format!(
+                    "{} has {free} bytes free, {bytes} needed plus a margin of {margin}",
+                    fs_path.display()
+                );
+                return Err(refuse(Reason::FreeSpace, detail));
+            }
+        }
+
+        let stored = match tier {
+            Tier::Shm => self.create_segment(header, payload),
+            Tier::MmapFile | Tier::Disk => self.create_spill_file(&fs_path, tier, header, payload),
+        };
+        stored.map_err(|error| match Reason::of_io(&error) {
+            Some(reason) => refuse(
+                reason,
+                format!("{} refused {bytes} bytes: {error}", fs_path.display()),
+            ),
+            None => Refusal::Fatal(Error::io(
+                format!(
+                    "storing key {key:?} of run {} in tier {}",
+                    self.run_id,
+                    tier.as_str()
+                ),
+                error,
+            )),
+        })
+    }
+
+    fn create_segment(&self, header: &Header, payload: &[u8]) -> io::Result<String> {
+        for _ in 0..NAME_ATTEMPTS {
+            let name = names::new_segment_name(&self.run_id).map_err(io::Error::other)?;
+            match segment::create(&name, header, payload) {
+                Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+                other => return other.map(|()| name),
+            }
+        }
+        Err(io::Error::new(
+            ErrorKind::AlreadyExists,
+            "every segment name drawn was taken",
         ))
+    }
+
+    fn create_spill_file(
+        &self,
+        spill: &Path,
+        tier: Tier,
+        header: &Header,
+        payload: &[u8],
+    ) -> io::Result<String> {
+        for _ in 0..NAME_ATTEMPTS {
+            let tag = names::new_spill_name().map_err(io::Error::other)?;
+            let path = spill.join(tag);
+            match segment::create_file(&path, header, payload, tier == Tier::MmapFile) {
+                Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+                other => return other.map(|()| path.display().to_string()),
+            }
+        }
+        Err(io::Error::new(
+            ErrorKind::AlreadyExists,
+            "every spill file name drawn was taken",
+        ))
+    }
+
+    /// The run's spill directory, created 0700 on first use; never a symbolic link.
+    fn spill_dir(&self) -> Result<PathBuf> {
+        let dir = self.dir.join("spill");
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::io(
+                    format!("creating spill directory {}", dir.display()),
+                    e,
+                ))
+            }
+        }
+        check_private_dir(&dir)?;
+        Ok(dir)
     }
 
     /// Makes `entry` the value of its key and frees the storage of the value it replaces.
@@ -313,7 +539,7 @@ impl Run {
         let tmp = self
             .index_dir()
             .join(format!(".tmp-{}", names::new_run_id()?));
-        write_new_file(&tmp, entry.encode().as_bytes()).map_err(|e| Error::io(context(), e))?;
+        write_new_file(&tmp, &[entry.encode().as_bytes()]).map_err(|e| Error::io(context(), e))?;
 
         let path = self.entry_path(&entry.key);
         let replaced = self.with_index_lock(|| {
@@ -355,16 +581,16 @@ impl Run {
         result
     }
 
-    /// Maps the value stored under `key`, copy-on-write.
-    pub fn load(&self, key: &str) -> Result<(Mapping, Entry)> {
+    /// The value stored under `key`: mapped copy-on-write, or read into memory from `disk`.
+    pub fn load(&self, key: &str) -> Result<(Value, Entry)> {
         self.check_open()?;
         let path = self.entry_path(key);
         for _ in 0..LOAD_ATTEMPTS {
             let entry = self
                 .entry_at(&path, key)?
                 .ok_or_else(|| self.key_not_found(key))?;
-            if let Some(mapping) = self.open_storage(&entry)? {
-                return Ok((mapping, entry));
+            if let Some(value) = self.open_storage(&entry)? {
+                return Ok((value, entry));
             }
         }
         Err(Error::io(
@@ -411,15 +637,21 @@ impl Run {
                 names::run_of_segment(entry.location.trim_start_matches('/'))
                     == Some(self.run_id.as_str())
             }
-            // TODO(#3): file tiers live in the run's spill directory.
-            Tier::MmapFile | Tier::Disk => false,
+            Tier::MmapFile | Tier::Disk => {
+                let path = Path::new(&entry.location);
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                path.parent() == Some(self.dir.join("spill").as_path())
+                    && names::is_spill_name(name)
+            }
         }
     }
 
-    fn open_storage(&self, entry: &Entry) -> Result<Option<Mapping>> {
+    fn open_storage(&self, entry: &Entry) -> Result<Option<Value>> {
+        let path = Path::new(&entry.location);
         match entry.tier {
-            Tier::Shm => Mapping::open_segment(&entry.location),
-            Tier::MmapFile | Tier::Disk => unreachable!("owns_location refuses file tiers"),
+            Tier::Shm => Ok(Mapping::open_segment(&entry.location)?.map(Value::Mapped)),
+            Tier::MmapFile => Ok(Mapping::open_file(path)?.map(Value::Mapped)),
+            Tier::Disk => Ok(segment::read_file(path)?.map(Value::Copied)),
         }
     }
 
@@ -475,10 +707,20 @@ impl Run {
         Ok(self.entries()?.into_iter().map(|e| e.key).collect())
     }
 
-    /// Bytes and values per tier.
+    /// Bytes and values per tier, the budget and the fallbacks of saves through this context.
     pub fn usage(&self) -> Result<Usage> {
-        let mut usage = Usage::default();
+        let fallbacks = self.fallbacks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut usage = Usage {
+            max_shared_bytes: self.budget.limit(),
+            held_shared_bytes: self.budget.held(),
+            shared_free_bytes: budget::free_space(Path::new(budget::SHM_DIR)).map(|(free, _)| free),
+            fallbacks: fallbacks.values().sum(),
+            fallback_reasons: fallbacks.iter().map(|(r, n)| (r.as_str(), *n)).collect(),
+            ..Usage::default()
+        };
+        drop(fallbacks);
         for entry in self.entries()? {
+            usage.keys += 1;
             let tier = match entry.tier {
                 Tier::Shm => &mut usage.shm,
                 Tier::MmapFile => &mut usage.mmap_file,
@@ -493,15 +735,16 @@ impl Run {
     /// Writes the value under `key` to `path` as a self-describing segment file (header and
     /// payload, the format of `docs/format.md`). The file outlives the run.
     pub fn export(&self, key: &str, path: &Path) -> Result<()> {
-        let (mapping, _) = self.load(key)?;
+        let (value, _) = self.load(key)?;
         let tmp = path.with_file_name(format!(
             ".{}.shmflow-tmp",
             path.file_name()
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default()
         ));
-        let written =
-            write_new_file(&tmp, mapping.segment_bytes()).and_then(|()| fs::rename(&tmp, path));
+        let head = value.header().encode(crate::format::STATE_SEALED);
+        let written = write_new_file(&tmp, &[&head[..], value.payload()])
+            .and_then(|()| fs::rename(&tmp, path));
         written.map_err(|e| {
             let _ = fs::remove_file(&tmp);
             Error::io(
@@ -542,13 +785,24 @@ impl Run {
         }
     }
 
+    /// Frees a replaced or deleted value's storage; readers that map it keep their pages.
     fn free_storage(&self, entry: &Entry) {
-        let freed = match entry.tier {
-            Tier::Shm => segment::unlink(&entry.location).map(|_| ()),
-            Tier::MmapFile | Tier::Disk => fs::remove_file(&entry.location),
+        if entry.tier == Tier::Shm {
+            self.budget.release(segment_bytes(entry.bytes));
+        }
+        self.free_location(entry.tier, &entry.location);
+    }
+
+    fn free_location(&self, tier: Tier, location: &str) {
+        let freed = match tier {
+            Tier::Shm => segment::unlink(location).map(|_| ()),
+            Tier::MmapFile | Tier::Disk => match fs::remove_file(location) {
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
         };
         if let Err(error) = freed {
-            tracing::warn!(run_id = self.run_id, location = entry.location, %error, "could not free storage");
+            tracing::warn!(run_id = self.run_id, location, %error, "could not free storage");
         }
     }
 }
@@ -563,31 +817,43 @@ fn user_dir(root: Option<&Path>) -> Result<PathBuf> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
         Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
     }
-    let meta = fs::symlink_metadata(&dir)
+    check_private_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Refuses `dir` unless it is a real directory (never a followed symbolic link), owned by this
+/// user and closed to others.
+fn check_private_dir(dir: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(dir)
         .map_err(|e| Error::io(format!("inspecting {}", dir.display()), e))?;
     let uid = rustix::process::getuid().as_raw();
-    let refuse = |why: &str| {
+    let refuse = |why: String| {
         Err(Error::InvalidArgument(format!(
             "refusing to use {}: {why}",
             dir.display()
         )))
     };
     if !meta.file_type().is_dir() {
-        return refuse("it is not a directory (a symbolic link is never followed)");
+        return refuse("it is not a directory (a symbolic link is never followed)".into());
     }
     if meta.uid() != uid {
-        return refuse(&format!(
+        return refuse(format!(
             "it belongs to uid {}, not to this user ({uid})",
             meta.uid()
         ));
     }
     if meta.mode() & 0o077 != 0 {
-        return refuse(&format!(
-            "its mode {:o} lets other users in; expected 0700",
-            meta.mode() & 0o777
+        let mode = meta.mode() & 0o777;
+        return refuse(format!(
+            "its mode {mode:o} lets other users in; expected 0700"
         ));
     }
-    Ok(dir)
+    Ok(())
+}
+
+/// The bytes a value occupies in its storage: header and payload.
+fn segment_bytes(payload_len: u64) -> u64 {
+    HEADER_LEN as u64 + payload_len
 }
 
 fn user_dir_path(root: &Path) -> PathBuf {
@@ -614,15 +880,15 @@ fn flock_retrying(file: &File, operation: FlockOperation) -> io::Result<()> {
     }
 }
 
-/// Creates `path` (which must not exist) with mode 0600 and writes `bytes` to it.
-fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Creates `path` (which must not exist) with mode 0600 and writes `parts` to it.
+fn write_new_file(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)?;
-    file.write_all(bytes)
+    parts.iter().try_for_each(|part| file.write_all(part))
 }
 
 /// Reads an index entry; `None` if there is none. A damaged entry is an error.
@@ -664,15 +930,6 @@ fn remove_segments_of_run(run_id: &str) {
             let _ = segment::unlink(&format!("/{name}"));
         }
     }
-}
-
-fn is_out_of_space(error: &io::Error) -> bool {
-    use rustix::io::Errno;
-    let errno = error.raw_os_error().map(Errno::from_raw_os_error);
-    matches!(
-        errno,
-        Some(Errno::NOSPC | Errno::NOMEM | Errno::FBIG | Errno::DQUOT)
-    )
 }
 
 #[cfg(test)]

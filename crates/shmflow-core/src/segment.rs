@@ -7,9 +7,11 @@
 //! pages. A sealed segment never changes; an overwrite creates a new one.
 
 use std::ffi::c_void;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::ptr::NonNull;
 
 use rustix::fs::{FallocateFlags, Mode};
@@ -42,12 +44,12 @@ pub fn create(name: &str, header: &Header, payload: &[u8]) -> io::Result<()> {
 }
 
 /// Reserves `len` bytes of the object, so that later writes cannot fail for lack of space.
-fn reserve(fd: &OwnedFd, len: u64) -> io::Result<()> {
+fn reserve(fd: impl AsFd, len: u64) -> io::Result<()> {
     loop {
-        match rustix::fs::fallocate(fd, FallocateFlags::empty(), 0, len) {
+        match rustix::fs::fallocate(&fd, FallocateFlags::empty(), 0, len) {
             Err(rustix::io::Errno::INTR) => continue,
-            // Filesystems without fallocate: set the size; tmpfs always has it on Linux.
-            Err(rustix::io::Errno::OPNOTSUPP) => return Ok(rustix::fs::ftruncate(fd, len)?),
+            // A filesystem without fallocate only gets its size set: the space is not reserved.
+            Err(rustix::io::Errno::OPNOTSUPP) => return Ok(rustix::fs::ftruncate(&fd, len)?),
             other => return Ok(other?),
         }
     }
@@ -72,6 +74,36 @@ fn write_all_at(fd: &impl AsFd, mut bytes: &[u8], mut offset: u64) -> io::Result
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    Ok(())
+}
+
+/// Creates the spill file `path` (which must not exist, and is never a followed symbolic link)
+/// holding `header` and `payload`, sealed. With `reserve`, the space is reserved first, as for a
+/// shared-memory segment, so the file can later be mapped safely. On failure the file is removed.
+pub fn create_file(
+    path: &Path,
+    header: &Header,
+    payload: &[u8],
+    reserve_space: bool,
+) -> io::Result<()> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)?;
+
+    let total = HEADER_LEN as u64 + payload.len() as u64;
+    let reserved = if reserve_space {
+        reserve(file.as_fd(), total)
+    } else {
+        Ok(())
+    };
+    if let Err(error) = reserved.and_then(|()| write_sealed(&file, header, payload)) {
+        let _ = std::fs::remove_file(path);
+        return Err(error);
     }
     Ok(())
 }
@@ -122,11 +154,14 @@ impl Mapping {
         }
     }
 
-    /// Opens a segment file (an export, or a spilled value) and maps it copy-on-write.
-    pub fn open_file(path: &std::path::Path) -> Result<Self> {
-        let file =
-            File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        Self::map(&file, &path.display().to_string())
+    /// Opens a segment file (an export, or a spilled value) and maps it copy-on-write; `None` if
+    /// there is no such file (any more). A symbolic link is never followed.
+    pub fn open_file(path: &Path) -> Result<Option<Self>> {
+        match open_nofollow(path) {
+            Ok(file) => Self::map(&file, &path.display().to_string()).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("opening {}", path.display()), e)),
+        }
     }
 
     fn map(fd: &impl AsFd, location: &str) -> Result<Self> {
@@ -192,17 +227,6 @@ impl Mapping {
         // SAFETY: decode checked that the payload lies inside the mapping.
         unsafe { std::slice::from_raw_parts(self.payload_ptr(), self.payload_len()) }
     }
-
-    /// The whole segment, header and payload, as stored.
-    pub fn segment_bytes(&self) -> &[u8] {
-        // SAFETY: the header and payload lie inside the mapping.
-        unsafe {
-            std::slice::from_raw_parts(
-                self.ptr.as_ptr() as *const u8,
-                HEADER_LEN + self.payload_len(),
-            )
-        }
-    }
 }
 
 impl Drop for Mapping {
@@ -212,4 +236,56 @@ impl Drop for Mapping {
             tracing::warn!(%error, "munmap failed");
         }
     }
+}
+
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+/// A value read into memory from a `disk`-tier file: its checked header and its payload.
+#[derive(Debug)]
+pub struct Copy {
+    pub header: Header,
+    pub payload: Vec<u8>,
+}
+
+/// Reads a segment file into memory, checking the header before the payload is read; `None` if
+/// there is no such file (any more).
+pub fn read_file(path: &Path) -> Result<Option<Copy>> {
+    let location = path.display().to_string();
+    let io_error = |e| Error::io(format!("reading {location}"), e);
+    let file = match open_nofollow(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(e)),
+    };
+    let len = file.metadata().map_err(io_error)?.len();
+    let mut head = [0u8; HEADER_LEN];
+    read_exact_at(&file, &mut head, 0).map_err(io_error)?;
+    let header = Header::decode(&head, len).map_err(|reason| Error::CorruptSegment {
+        location: location.clone(),
+        reason,
+    })?;
+
+    let mut payload = vec![0u8; header.payload_len as usize];
+    read_exact_at(&file, &mut payload, HEADER_LEN as u64).map_err(io_error)?;
+    Ok(Some(Copy { header, payload }))
+}
+
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match rustix::io::pread(file, &mut *buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

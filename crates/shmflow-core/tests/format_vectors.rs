@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use shmflow_core::format::{Header, STATE_SEALED};
-use shmflow_core::Run;
+use shmflow_core::{Run, SaveOptions};
 
 /// The hex blocks of docs/format.md, in order, as bytes.
 fn vectors() -> Vec<Vec<u8>> {
@@ -79,9 +79,12 @@ fn the_decoder_reads_each_vector() {
 #[test]
 fn a_saved_segment_in_dev_shm_matches_its_vector() {
     let root = common::TempRoot::new("vectors");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
     for (i, (vector, (header, payload))) in vectors().iter().zip(expected()).enumerate() {
-        let entry = run.save(&format!("v{i}"), &header, &payload).unwrap();
+        let entry = run
+            .save(&format!("v{i}"), &header, &payload, &SaveOptions::default())
+            .unwrap()
+            .entry;
         let stored = std::fs::read(format!("/dev/shm{}", entry.location)).unwrap();
         assert_eq!(&stored[..vector.len()], vector.as_slice());
     }

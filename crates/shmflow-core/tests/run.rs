@@ -6,36 +6,41 @@ mod common;
 use std::sync::Arc;
 
 use common::{segments_of, TempRoot};
-use shmflow_core::{Error, Header, Run};
+use shmflow_core::{Error, Header, Run, SaveOptions};
 
 fn bytes_header(len: usize) -> Header {
     Header::new(1, 1, 1, vec![], len as u64).unwrap()
 }
 
 fn save(run: &Run, key: &str, payload: &[u8]) {
-    run.save(key, &bytes_header(payload.len()), payload)
-        .unwrap();
+    run.save(
+        key,
+        &bytes_header(payload.len()),
+        payload,
+        &SaveOptions::default(),
+    )
+    .unwrap();
 }
 
 #[test]
 fn a_saved_value_loads_byte_for_byte_from_another_handle() {
     let root = TempRoot::new("roundtrip");
-    let owner = Run::create(Some(root.path()), None, 0).unwrap();
+    let owner = Run::create(&common::options(&root), 0).unwrap();
     let payload: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
     save(&owner, "image", &payload);
 
-    let reader = Run::attach(Some(root.path()), owner.run_id()).unwrap();
+    let reader = Run::attach(owner.run_id(), &common::options(&root)).unwrap();
     let (mapping, entry) = reader.load("image").unwrap();
     assert_eq!(mapping.payload(), payload.as_slice());
     assert_eq!(entry.tier.as_str(), "shm");
-    assert_eq!(mapping.payload_ptr() as usize % 64, 0);
+    assert_eq!(common::mapped(&mapping).payload_ptr() as usize % 64, 0);
     owner.shutdown().unwrap();
 }
 
 #[test]
 fn an_empty_payload_round_trips() {
     let root = TempRoot::new("empty");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
     save(&run, "nothing", &[]);
     assert_eq!(run.load("nothing").unwrap().0.payload(), &[] as &[u8]);
     run.shutdown().unwrap();
@@ -44,7 +49,7 @@ fn an_empty_payload_round_trips() {
 #[test]
 fn an_old_view_survives_an_overwrite_which_frees_the_old_segment() {
     let root = TempRoot::new("overwrite");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
     save(&run, "k", b"old value");
     let (old, _) = run.load("k").unwrap();
 
@@ -63,11 +68,11 @@ fn an_old_view_survives_an_overwrite_which_frees_the_old_segment() {
 #[test]
 fn a_write_into_a_view_stays_private() {
     let root = TempRoot::new("cow");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
     save(&run, "k", &[1, 2, 3]);
     let (view, _) = run.load("k").unwrap();
     // SAFETY: the payload is 3 bytes long and the mapping is private and writable.
-    unsafe { *view.payload_ptr() = 99 };
+    unsafe { *common::mapped(&view).payload_ptr() = 99 };
     assert_eq!(view.payload(), &[99, 2, 3]);
     assert_eq!(run.load("k").unwrap().0.payload(), &[1, 2, 3]);
     run.shutdown().unwrap();
@@ -76,7 +81,7 @@ fn a_write_into_a_view_stays_private() {
 #[test]
 fn delete_removes_the_value_and_its_segment() {
     let root = TempRoot::new("delete");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
     save(&run, "k", b"x");
     assert!(run.delete("k").unwrap());
     assert!(!run.delete("k").unwrap());
@@ -89,7 +94,7 @@ fn delete_removes_the_value_and_its_segment() {
 #[test]
 fn keys_and_usage_count_every_value() {
     let root = TempRoot::new("keys");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
     let long_key = "k".repeat(300);
     for key in ["b", "a/b", "line\nbreak", long_key.as_str()] {
         save(&run, key, b"1234");
@@ -110,10 +115,10 @@ fn keys_and_usage_count_every_value() {
 #[test]
 fn shutdown_by_the_owner_removes_everything_and_is_idempotent() {
     let root = TempRoot::new("shutdown");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
     save(&run, "a", b"1");
     save(&run, "b", b"2");
-    let attached = Run::attach(Some(root.path()), run.run_id()).unwrap();
+    let attached = Run::attach(run.run_id(), &common::options(&root)).unwrap();
     attached.shutdown().unwrap();
     assert_eq!(
         segments_of(run.run_id()).len(),
@@ -127,7 +132,7 @@ fn shutdown_by_the_owner_removes_everything_and_is_idempotent() {
     assert!(!run.dir().exists());
     assert!(matches!(run.load("a"), Err(Error::ContextClosed { .. })));
     assert!(matches!(
-        Run::attach(Some(root.path()), run.run_id()),
+        Run::attach(run.run_id(), &common::options(&root)),
         Err(Error::RunNotFound { .. })
     ));
 }
@@ -135,7 +140,7 @@ fn shutdown_by_the_owner_removes_everything_and_is_idempotent() {
 #[test]
 fn shutdown_also_removes_a_segment_that_was_never_published() {
     let root = TempRoot::new("unpublished");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
     let stray = shmflow_core::names::new_segment_name(run.run_id()).unwrap();
     shmflow_core::segment::create(&stray, &bytes_header(1), b"x").unwrap();
     run.shutdown().unwrap();
@@ -146,7 +151,7 @@ fn shutdown_also_removes_a_segment_that_was_never_published() {
 fn unknown_and_malformed_run_ids_are_not_found() {
     let root = TempRoot::new("unknown");
     for id in ["aaaaaaaaaaaaaaaaaaaa", "../../etc", ""] {
-        let error = Run::attach(Some(root.path()), id).unwrap_err();
+        let error = Run::attach(id, &common::options(&root)).unwrap_err();
         assert_eq!(error.code(), "ERR_SHMFLOW_RUN_NOT_FOUND", "{id}");
         assert!(error.to_string().contains(id));
     }
@@ -155,10 +160,10 @@ fn unknown_and_malformed_run_ids_are_not_found() {
 #[test]
 fn concurrent_writers_lose_nothing_and_free_every_replaced_segment() {
     let root = TempRoot::new("concurrent");
-    let owner = Run::create(Some(root.path()), None, 0).unwrap();
+    let owner = Run::create(&common::options(&root), 0).unwrap();
     let writers: Vec<_> = (0..4)
         .map(|w| {
-            let handle = Run::attach(Some(root.path()), owner.run_id()).unwrap();
+            let handle = Run::attach(owner.run_id(), &common::options(&root)).unwrap();
             std::thread::spawn(move || writer(handle, w))
         })
         .collect();
@@ -188,8 +193,11 @@ fn writer(run: Arc<Run>, w: usize) {
 #[test]
 fn a_damaged_segment_is_refused_not_read() {
     let root = TempRoot::new("damaged");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
-    let entry = run.save("k", &bytes_header(4), b"abcd").unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
+    let entry = run
+        .save("k", &bytes_header(4), b"abcd", &SaveOptions::default())
+        .unwrap()
+        .entry;
     let path = format!("/dev/shm{}", entry.location);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[24..32].copy_from_slice(&(1u64 << 40).to_le_bytes());
@@ -204,9 +212,12 @@ fn a_damaged_segment_is_refused_not_read() {
 #[test]
 fn an_entry_pointing_outside_its_run_is_refused() {
     let root = TempRoot::new("hostile");
-    let run = Run::create(Some(root.path()), None, 0).unwrap();
-    let other = Run::create(Some(root.path()), None, 0).unwrap();
-    let foreign = other.save("secret", &bytes_header(1), b"s").unwrap();
+    let run = Run::create(&common::options(&root), 0).unwrap();
+    let other = Run::create(&common::options(&root), 0).unwrap();
+    let foreign = other
+        .save("secret", &bytes_header(1), b"s", &SaveOptions::default())
+        .unwrap()
+        .entry;
     let entry = format!(
         "shmflow-entry 1\ntier shm\nlocation {}\nbytes 1\nkey k",
         foreign.location
@@ -229,6 +240,6 @@ fn a_user_directory_that_is_a_symbolic_link_is_refused() {
     let uid = rustix::process::getuid().as_raw();
     std::os::unix::fs::symlink(&target, root.path().join(format!("shmflow-{uid}"))).unwrap();
 
-    let error = Run::create(Some(root.path()), None, 0).unwrap_err();
+    let error = Run::create(&common::options(&root), 0).unwrap_err();
     assert!(error.to_string().contains("symbolic link"), "{error}");
 }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use shmflow_core::{self as core, Header, Mapping};
+use shmflow_core::run::Value;
+use shmflow_core::{self as core, Header, Mapping, RunOptions, SaveOptions, Tier};
 
 /// Failures carry a stable `ERR_SHMFLOW_*` code instead of a napi status.
 type Code = &'static str;
@@ -58,6 +59,26 @@ pub struct CreateOptions {
     pub root: Option<String>,
     /// A run id to use instead of a random one.
     pub run_id: Option<String>,
+    /// This context's budget for the `shm` tier in bytes; half of physical memory by default.
+    pub max_shared_bytes: Option<f64>,
+}
+
+/// Options of `save`.
+#[napi(object)]
+pub struct NativeSaveOptions {
+    /// `'shm'`, `'mmap-file'` or `'disk'`: store in this tier only.
+    pub tier: Option<String>,
+    /// `false`: fail with ERR_SHMFLOW_NO_SPACE instead of spilling to a file tier.
+    pub spill: Option<bool>,
+}
+
+/// A tier that could not take a value, and why.
+#[napi(object)]
+pub struct Fallback {
+    pub tier: String,
+    /// `budget`, `process-budget`, `free-space`, `ENOSPC`, `ENOMEM`, `EMFILE` or `EACCES`.
+    pub reason: String,
+    pub detail: String,
 }
 
 /// How a value is encoded, as stored in the segment header.
@@ -75,6 +96,8 @@ pub struct SaveReceipt {
     pub tier: String,
     pub bytes: f64,
     pub location: String,
+    /// The tiers tried first that could not take the value.
+    pub fallbacks: Vec<Fallback>,
 }
 
 /// Bytes and values in one tier.
@@ -91,6 +114,11 @@ pub struct RunUsage {
     pub mmap_file: TierUsage,
     pub disk: TierUsage,
     pub keys: f64,
+    pub max_shared_bytes: f64,
+    pub held_shared_bytes: f64,
+    pub shared_free_bytes: Option<f64>,
+    pub fallbacks: f64,
+    pub fallback_reasons: std::collections::HashMap<String, f64>,
 }
 
 impl From<core::TierUsage> for TierUsage {
@@ -136,12 +164,8 @@ pub struct LoadedValue<'env> {
     pub data: ArrayBuffer<'env>,
 }
 
-fn loaded_value<'env>(
-    env: &'env Env,
-    mapping: Mapping,
-    tier: &str,
-) -> Result<LoadedValue<'env>, Code> {
-    let header = mapping.header().clone();
+fn loaded_value<'env>(env: &'env Env, value: Value, tier: &str) -> Result<LoadedValue<'env>, Code> {
+    let header = value.header().clone();
     Ok(LoadedValue {
         codec: header.codec as u32,
         container: header.container as u32,
@@ -149,7 +173,12 @@ fn loaded_value<'env>(
         shape: header.shape.iter().map(|&d| d as f64).collect(),
         tier: tier.to_owned(),
         bytes: header.payload_len as f64,
-        data: payload_buffer(env, mapping)?,
+        data: match value {
+            Value::Mapped(mapping) => payload_buffer(env, mapping)?,
+            Value::Copied(copy) => {
+                ArrayBuffer::from_data(env, copy.payload).map_err(status_error)?
+            }
+        },
     })
 }
 
@@ -171,6 +200,38 @@ fn status_error(error: napi::Error) -> napi::Error<&'static str> {
     napi::Error::new("ERR_SHMFLOW_IO", error.reason.clone())
 }
 
+/// A byte count from JavaScript: a whole, non-negative number.
+fn byte_count(value: Option<f64>, name: &str) -> Result<Option<u64>, Code> {
+    match value {
+        Some(v) if v >= 0.0 && v.fract() == 0.0 => Ok(Some(v as u64)),
+        Some(v) => Err(invalid(format!(
+            "{name} must be a whole number of bytes, not {v}"
+        ))),
+        None => Ok(None),
+    }
+}
+
+fn save_options(options: Option<NativeSaveOptions>) -> Result<SaveOptions, Code> {
+    let Some(options) = options else {
+        return Ok(SaveOptions::default());
+    };
+    let tier = match options.tier.as_deref() {
+        None => None,
+        Some("shm") => Some(Tier::Shm),
+        Some("mmap-file") => Some(Tier::MmapFile),
+        Some("disk") => Some(Tier::Disk),
+        Some(other) => {
+            return Err(invalid(format!(
+                "tier {other:?} is not one of shm, mmap-file, disk"
+            )))
+        }
+    };
+    Ok(SaveOptions {
+        tier,
+        spill: options.spill.unwrap_or(true),
+    })
+}
+
 fn root_path(root: Option<String>) -> Option<PathBuf> {
     root.filter(|r| !r.is_empty()).map(PathBuf::from)
 }
@@ -187,18 +248,31 @@ impl NativeRun {
     #[napi(factory)]
     pub fn create(env: Env, options: Option<CreateOptions>) -> Result<Self, Code> {
         ensure_cleanup_hook(&env)?;
-        let (root, run_id) = options
-            .map(|o| (root_path(o.root), o.run_id))
-            .unwrap_or_default();
-        let run = core::Run::create(root.as_deref(), run_id.as_deref(), env_token(&env))
-            .map_err(to_js)?;
+        let options = match options {
+            Some(o) => RunOptions {
+                root: root_path(o.root),
+                run_id: o.run_id,
+                max_shared_bytes: byte_count(o.max_shared_bytes, "maxSharedBytes")?,
+            },
+            None => RunOptions::default(),
+        };
+        let run = core::Run::create(&options, env_token(&env)).map_err(to_js)?;
         Ok(NativeRun { run })
     }
 
     /// Opens an existing run of this user without taking ownership.
     #[napi(factory)]
-    pub fn attach(run_id: String, root: Option<String>) -> Result<Self, Code> {
-        let run = core::Run::attach(root_path(root).as_deref(), &run_id).map_err(to_js)?;
+    pub fn attach(
+        run_id: String,
+        root: Option<String>,
+        max_shared_bytes: Option<f64>,
+    ) -> Result<Self, Code> {
+        let options = RunOptions {
+            root: root_path(root),
+            run_id: None,
+            max_shared_bytes: byte_count(max_shared_bytes, "maxSharedBytes")?,
+        };
+        let run = core::Run::attach(&run_id, &options).map_err(to_js)?;
         Ok(NativeRun { run })
     }
 
@@ -229,21 +303,36 @@ impl NativeRun {
         key: String,
         meta: ValueMeta,
         data: Uint8ArraySlice,
+        options: Option<NativeSaveOptions>,
     ) -> Result<SaveReceipt, Code> {
         let header = header_of(&meta, data.len())?;
-        let entry = self.run.save(&key, &header, &data).map_err(to_js)?;
+        let options = save_options(options)?;
+        let saved = self
+            .run
+            .save(&key, &header, &data, &options)
+            .map_err(to_js)?;
+        let fallbacks = saved
+            .fallbacks
+            .into_iter()
+            .map(|f| Fallback {
+                tier: f.tier.as_str().to_owned(),
+                reason: f.reason.as_str().to_owned(),
+                detail: f.detail,
+            })
+            .collect();
         Ok(SaveReceipt {
-            tier: entry.tier.as_str().to_owned(),
-            bytes: entry.bytes as f64,
-            location: entry.location,
+            tier: saved.entry.tier.as_str().to_owned(),
+            bytes: saved.entry.bytes as f64,
+            location: saved.entry.location,
+            fallbacks,
         })
     }
 
     /// Maps the value under `key` copy-on-write and returns it with a view on its payload.
     #[napi]
     pub fn load<'env>(&self, env: &'env Env, key: String) -> Result<LoadedValue<'env>, Code> {
-        let (mapping, entry) = self.run.load(&key).map_err(to_js)?;
-        loaded_value(env, mapping, entry.tier.as_str())
+        let (value, entry) = self.run.load(&key).map_err(to_js)?;
+        loaded_value(env, value, entry.tier.as_str())
     }
 
     #[napi]
@@ -263,13 +352,21 @@ impl NativeRun {
 
     #[napi]
     pub fn usage(&self) -> Result<RunUsage, Code> {
-        let entries = self.run.entries().map_err(to_js)?;
         let usage = self.run.usage().map_err(to_js)?;
         Ok(RunUsage {
             shm: usage.shm.into(),
             mmap_file: usage.mmap_file.into(),
             disk: usage.disk.into(),
-            keys: entries.len() as f64,
+            keys: usage.keys as f64,
+            max_shared_bytes: usage.max_shared_bytes as f64,
+            held_shared_bytes: usage.held_shared_bytes as f64,
+            shared_free_bytes: usage.shared_free_bytes.map(|b| b as f64),
+            fallbacks: usage.fallbacks as f64,
+            fallback_reasons: usage
+                .fallback_reasons
+                .into_iter()
+                .map(|(reason, n)| (reason.to_owned(), n as f64))
+                .collect(),
         })
     }
 
@@ -289,8 +386,30 @@ impl NativeRun {
 /// The value of a file written by `exportData`, mapped copy-on-write.
 #[napi]
 pub fn load_exported<'env>(env: &'env Env, path: String) -> Result<LoadedValue<'env>, Code> {
-    let mapping = Mapping::open_file(Path::new(&path)).map_err(to_js)?;
-    loaded_value(env, mapping, "file")
+    let mapping = Mapping::open_file(Path::new(&path))
+        .map_err(to_js)?
+        .ok_or_else(|| {
+            let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+            to_js(core::Error::io(
+                format!("opening exported value {path}"),
+                missing,
+            ))
+        })?;
+    loaded_value(env, Value::Mapped(mapping), "file")
+}
+
+/// Sets the `shm` budget for all contexts of this process together; `null` removes it.
+#[napi]
+pub fn set_process_max_shared_bytes(bytes: Option<f64>) -> Result<(), Code> {
+    let limit = byte_count(bytes, "maxSharedBytes")?.unwrap_or(u64::MAX);
+    core::budget::set_process_max_shared_bytes(limit);
+    Ok(())
+}
+
+/// The size of physical memory in bytes, as shmflow sees it.
+#[napi]
+pub fn physical_memory() -> f64 {
+    core::budget::physical_memory() as f64
 }
 
 /// The root of run directories: `$SHMFLOW_DIR`, else the OS temporary directory.

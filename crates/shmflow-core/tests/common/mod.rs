@@ -35,3 +35,21 @@ pub fn segments_of(run_id: &str) -> Vec<String> {
         .filter(|name| shmflow_core::names::run_of_segment(name) == Some(run_id))
         .collect()
 }
+
+/// Options that put the run under this test's root.
+#[allow(dead_code)]
+pub fn options(root: &TempRoot) -> shmflow_core::RunOptions {
+    shmflow_core::RunOptions {
+        root: Some(root.path().to_path_buf()),
+        ..Default::default()
+    }
+}
+
+/// The mapping of a value loaded from a mapped tier.
+#[allow(dead_code)]
+pub fn mapped(value: &shmflow_core::run::Value) -> &shmflow_core::Mapping {
+    match value {
+        shmflow_core::run::Value::Mapped(mapping) => mapping,
+        other => panic!("expected a mapped value, got {other:?}"),
+    }
+}
