@@ -333,8 +333,15 @@ impl Run {
         self.dir.join("index")
     }
 
-    fn entry_path(&self, key: &str) -> PathBuf {
-        self.index_dir().join(names::index_file_name(key))
+    /// The index entry of `key`; an empty key is refused, since it names no file.
+    fn entry_path(&self, key: &str) -> Result<PathBuf> {
+        if key.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "an empty key in run {}",
+                self.run_id
+            )));
+        }
+        Ok(self.index_dir().join(names::index_file_name(key)))
     }
 
     /// Stores `payload` under `key`, replacing any earlier value atomically.
@@ -350,6 +357,7 @@ impl Run {
         options: &SaveOptions,
     ) -> Result<Saved> {
         self.check_open()?;
+        self.entry_path(key)?;
         if header.payload_len != payload.len() as u64 {
             let (said, has) = (header.payload_len, payload.len());
             return Err(Error::InvalidArgument(format!(
@@ -536,12 +544,12 @@ impl Run {
     /// Makes `entry` the value of its key and frees the storage of the value it replaces.
     fn publish(&self, entry: &Entry) -> Result<()> {
         let context = || format!("publishing key {:?} in run {}", entry.key, self.run_id);
+        let path = self.entry_path(&entry.key)?;
         let tmp = self
             .index_dir()
             .join(format!(".tmp-{}", names::new_run_id()?));
         write_new_file(&tmp, &[entry.encode().as_bytes()]).map_err(|e| Error::io(context(), e))?;
 
-        let path = self.entry_path(&entry.key);
         let replaced = self.with_index_lock(|| {
             let old = read_entry(&path).ok().flatten();
             fs::rename(&tmp, &path)?;
@@ -584,7 +592,7 @@ impl Run {
     /// The value stored under `key`: mapped copy-on-write, or read into memory from `disk`.
     pub fn load(&self, key: &str) -> Result<(Value, Entry)> {
         self.check_open()?;
-        let path = self.entry_path(key);
+        let path = self.entry_path(key)?;
         for _ in 0..LOAD_ATTEMPTS {
             let entry = self
                 .entry_at(&path, key)?
@@ -639,7 +647,10 @@ impl Run {
             }
             Tier::MmapFile | Tier::Disk => {
                 let path = Path::new(&entry.location);
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
                 path.parent() == Some(self.dir.join("spill").as_path())
                     && names::is_spill_name(name)
             }
@@ -658,13 +669,13 @@ impl Run {
     /// Whether a value is stored under `key`.
     pub fn has(&self, key: &str) -> Result<bool> {
         self.check_open()?;
-        Ok(self.entry_at(&self.entry_path(key), key)?.is_some())
+        Ok(self.entry_at(&self.entry_path(key)?, key)?.is_some())
     }
 
     /// Removes the value under `key`; `false` if there was none. Readers keep their views.
     pub fn delete(&self, key: &str) -> Result<bool> {
         self.check_open()?;
-        let path = self.entry_path(key);
+        let path = self.entry_path(key)?;
         let removed = self.with_index_lock(|| {
             let Some(entry) = read_entry(&path)?.filter(|e| e.key == key) else {
                 return Ok(None);
@@ -811,6 +822,13 @@ impl Run {
 /// directory (not a symbolic link) owned by this user and closed to others.
 fn user_dir(root: Option<&Path>) -> Result<PathBuf> {
     let root = root.map(Path::to_path_buf).unwrap_or_else(default_root);
+    if !root.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&root)
+            .map_err(|e| Error::io(format!("creating the root {}", root.display()), e))?;
+    }
     let dir = user_dir_path(&root);
     match fs::DirBuilder::new().mode(0o700).create(&dir) {
         Ok(()) => {}

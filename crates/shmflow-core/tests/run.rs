@@ -243,3 +243,31 @@ fn a_user_directory_that_is_a_symbolic_link_is_refused() {
     let error = Run::create(&common::options(&root), 0).unwrap_err();
     assert!(error.to_string().contains("symbolic link"), "{error}");
 }
+
+#[test]
+fn an_empty_key_is_an_invalid_argument_and_stores_nothing() {
+    let root = TempRoot::new("emptykey");
+    let run = Run::create(&common::options(&root), 0).unwrap();
+    let error = run
+        .save("", &bytes_header(1), b"x", &SaveOptions::default())
+        .unwrap_err();
+    assert_eq!(error.code(), "ERR_SHMFLOW_INVALID_ARGUMENT");
+    assert_eq!(
+        run.load("").unwrap_err().code(),
+        "ERR_SHMFLOW_INVALID_ARGUMENT"
+    );
+    assert!(segments_of(run.run_id()).is_empty());
+    run.shutdown().unwrap();
+}
+
+#[test]
+fn a_root_that_does_not_exist_yet_is_created() {
+    let root = TempRoot::new("newroot");
+    let options = shmflow_core::RunOptions {
+        root: Some(root.path().join("not/there/yet")),
+        ..Default::default()
+    };
+    let run = Run::create(&options, 0).unwrap();
+    assert!(run.dir().is_dir());
+    run.shutdown().unwrap();
+}
