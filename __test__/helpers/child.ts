@@ -1,0 +1,52 @@
+/** Runs TypeScript fixtures in real child processes, the way a user's other process would. */
+
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+
+export const FIXTURES = join(__dirname, '..', 'fixtures')
+
+export interface ChildResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `node [nodeArgs] script args` to its end and collects its output. */
+export function runNode(
+  nodeArgs: string[],
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<ChildResult> {
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
+    cwd: join(__dirname, '..', '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+/** Runs a TypeScript fixture from __test__/fixtures under tsx. */
+export function runFixture(name: string, args: string[], timeoutMs?: number): Promise<ChildResult> {
+  return runNode(['--import', 'tsx'], [join(FIXTURES, name), ...args], timeoutMs)
+}
+
+/** Runs a fixture and parses the JSON line it prints; fails with its stderr when it fails. */
+export async function fixtureJson<T>(name: string, args: string[]): Promise<T> {
+  const result = await runFixture(name, args)
+  if (result.code !== 0) {
+    throw new Error(`fixture ${name} failed (${result.code ?? result.signal}): ${result.stderr}`)
+  }
+  return JSON.parse(result.stdout) as T
+}
