@@ -11,14 +11,15 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { NoSpaceError, WorkflowContext } from '../src/index.js'
-import { FIXTURES, type ChildResult } from './helpers/child.js'
+import { FIXTURES, runNode, type ChildResult } from './helpers/child.js'
 
 /** Runs a scenario of tiers-in-small-shm.ts with /dev/shm replaced by a tmpfs of `shmSize`. */
 function inSmallShm(scenario: string, shmSize: string, spillSize?: string): Promise<ChildResult> {
-  const node = `exec "${process.execPath}" --import tsx "${join(FIXTURES, 'tiers-in-small-shm.ts')}"`
+  const fixture = join(FIXTURES, 'tiers-in-small-shm.ts')
+  const node = `exec "${process.execPath}" --import tsx "${fixture}" ${scenario}`
   const spillMount = spillSize === undefined ? '' :
     `mkdir -p "$SPILL" && mount -t tmpfs -o size=${spillSize} tmpfs "$SPILL" && `
-  const script = `mount -t tmpfs -o size=${shmSize} tmpfs /dev/shm && ${spillMount}${node} ${scenario}`
+  const script = `mount -t tmpfs -o size=${shmSize} tmpfs /dev/shm && ${spillMount}${node}`
   const spill = mkdtempSync(join(tmpdir(), 'shmflow-spill-'))
   const env = { ...process.env, SPILL: spill, ...(spillSize ? { SHMFLOW_DIR: spill } : {}) }
   const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { env })
@@ -142,4 +143,34 @@ test('a root whose per-user directory belongs to another user is refused', async
   t.teardown(() => rmSync(root, { recursive: true, force: true }))
 
   await t.throwsAsync(WorkflowContext.create({ root }), { message: /belongs to uid 65534/ })
+})
+
+test('the first fallback of a run warns once, naming the limit and how to raise it',
+  async (t) => {
+    await using context = await WorkflowContext.create({ maxSharedBytes: 0 })
+    const warnings: Error[] = []
+    const listener = (warning: Error) => {
+      if (warning.message.includes(context.runId)) warnings.push(warning)
+    }
+    process.on('warning', listener)
+    t.teardown(() => process.off('warning', listener))
+
+    await context.save('first', Buffer.alloc(10))
+    await context.save('second', Buffer.alloc(10))
+    await new Promise((resolve) => setImmediate(resolve))
+
+    t.is(warnings.length, 1)
+    t.is(warnings[0]!.name, 'ShmflowWarning')
+    t.regex(warnings[0]!.message, /"first".*maxSharedBytes=0.*raise the context's maxSharedBytes/)
+  })
+
+test('SHMFLOW_MAX_SHARED_BYTES sets the default budget, in bytes or as a share', async (t) => {
+  const budgetWith = (value: string) => runNode(['--import', 'tsx'],
+    [join(FIXTURES, 'budget-from-env.ts')], 60_000, { SHMFLOW_MAX_SHARED_BYTES: value })
+  const inBytes = await budgetWith('12345')
+  const asShare = await budgetWith('50%')
+
+  t.is(JSON.parse(inBytes.stdout).maxSharedBytes, 12345)
+  const ram = (await import('node:os')).totalmem()
+  t.true(Math.abs(JSON.parse(asShare.stdout).maxSharedBytes - ram / 2) < ram * 0.01)
 })

@@ -49,8 +49,9 @@ export interface CreateOptions {
   /** The directory that holds run directories; `$SHMFLOW_DIR` or the OS temp dir by default. */
   root?: string
   /**
-   * How much of the `shm` tier this context may hold; half of physical memory by default. Values
-   * beyond it spill to a file tier (see {@link SaveOptions.spill}).
+   * How much of the `shm` tier this context may hold: `$SHMFLOW_MAX_SHARED_BYTES` (bytes or a
+   * share such as `25%`), else half of physical memory. Values beyond it spill to a file tier
+   * (see {@link SaveOptions.spill}).
    */
   maxSharedBytes?: ByteBudget
 }
@@ -164,6 +165,7 @@ export interface FallbackCounts {
 export class WorkflowContext extends EventEmitter<ContextEvents>
   implements AsyncDisposable, Disposable {
   readonly #run: NativeRun
+  #warnedOfFallback = false
   readonly #root: string
 
   private constructor(run: NativeRun, root: string) {
@@ -327,6 +329,12 @@ export class WorkflowContext extends EventEmitter<ContextEvents>
       return { tier: tier as Tier, reason, detail }
     })
     for (const fallback of fallbacks) this.emit('fallback', { key, ...fallback })
+    if (fallbacks.length > 0 && !this.#warnedOfFallback) {
+      this.#warnedOfFallback = true
+      process.emitWarning(fallbackWarning(this.runId, key, fallbacks[0]!), {
+        type: 'ShmflowWarning', code: 'SHMFLOW_TIER_FALLBACK',
+      })
+    }
 
     const { tier, bytes, location } = saved
     return { key, tier: tier as Tier, bytes, location, fallbacks }
@@ -383,7 +391,32 @@ export function setProcessMaxSharedBytes(budget: ByteBudget | null): void {
 }
 
 /** A budget in bytes: a share of physical memory (`'25%'`) is resolved against its size. */
-function budgetOf(budget: unknown): number | undefined {
+/** How to raise each limit that can send a value past the `shm` tier. */
+const RAISE_THE_LIMIT: Record<string, string> = {
+  'budget': "raise the context's maxSharedBytes option or SHMFLOW_MAX_SHARED_BYTES",
+  'process-budget': 'raise setProcessMaxSharedBytes()',
+  'free-space': 'give /dev/shm more room (Docker: --shm-size=2g; elsewhere: mount -o ' +
+    'remount,size=4G /dev/shm) or free what fills it',
+  'ENOSPC': 'give /dev/shm more room (Docker: --shm-size=2g) or free what fills it',
+  'ENOMEM': 'the memory limit of this process or container was reached; raise it',
+  'EMFILE': 'too many open files; raise the limit (ulimit -n)',
+  'EACCES': 'this user may not create objects in /dev/shm; check its permissions',
+}
+
+/** The one warning a context gives on its first fallback: the limit hit and how to raise it. */
+function fallbackWarning(runId: string, key: string, fallback: Fallback): string {
+  const hint = RAISE_THE_LIMIT[fallback.reason] ?? 'see the fallback reason'
+  return `shmflow run ${runId}: key "${key}" did not fit in tier ${fallback.tier} ` +
+    `(${fallback.detail}) and was stored in a slower tier; to keep values in shared memory, ` +
+    `${hint}. Later fallbacks of this run are reported only as 'fallback' events and in usage().`
+}
+
+/**
+ * The `shm` budget in bytes: the option, else `$SHMFLOW_MAX_SHARED_BYTES`, else the native
+ * default (half of physical memory). Both accept bytes or a share such as `'25%'`.
+ */
+function budgetOf(option: unknown): number | undefined {
+  const budget = option ?? envBudget()
   if (budget === undefined || typeof budget === 'number') return budget
   const share = typeof budget === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(budget) : null
   if (share === null) {
@@ -391,6 +424,12 @@ function budgetOf(budget: unknown): number | undefined {
       `memory such as '25%', got ${JSON.stringify(budget)}`)
   }
   return Math.floor((native.physicalMemory() * Number(share[1])) / 100)
+}
+
+function envBudget(): number | string | undefined {
+  const value = process.env.SHMFLOW_MAX_SHARED_BYTES
+  if (value === undefined || value === '') return undefined
+  return /^\d+$/.test(value) ? Number(value) : value
 }
 
 function rootOf(root: string | undefined): string {

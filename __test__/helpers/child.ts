@@ -12,14 +12,19 @@ export interface ChildResult {
   stderr: string
 }
 
-/** Runs `node [nodeArgs] script args` to its end and collects its output. */
+/**
+ * Runs `node [nodeArgs] script args` to its end and collects its output; `env` adds to (or
+ * overrides) this process's environment.
+ */
 export function runNode(
   nodeArgs: string[],
   args: string[],
   timeoutMs = 60_000,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<ChildResult> {
   const child = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: join(__dirname, '..', '..'),
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
