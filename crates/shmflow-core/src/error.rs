@@ -30,6 +30,10 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// The run's owner is alive, so the run is not removed without force.
+    #[error("run {run_id} is alive (its owner{} holds the owner lock); force removal to remove it anyway", pid.map(|p| format!(", pid {p},")).unwrap_or_default())]
+    RunAlive { run_id: String, pid: Option<u32> },
+
     /// The context was shut down; nothing can be saved to or loaded from it any more.
     #[error("run {run_id} is closed: it was shut down in this process")]
     ContextClosed { run_id: String },
@@ -85,6 +89,7 @@ impl Error {
             Error::KeyNotFound { .. } => "ERR_SHMFLOW_KEY_NOT_FOUND",
             Error::RunNotFound { .. } => "ERR_SHMFLOW_RUN_NOT_FOUND",
             Error::ContextClosed { .. } => "ERR_SHMFLOW_CONTEXT_CLOSED",
+            Error::RunAlive { .. } => "ERR_SHMFLOW_RUN_ALIVE",
             Error::NoSpace { .. } => "ERR_SHMFLOW_NO_SPACE",
             Error::TooLarge { .. } => "ERR_SHMFLOW_VALUE_TOO_LARGE",
             Error::CorruptSegment { .. } => "ERR_SHMFLOW_CORRUPT_SEGMENT",

@@ -10,9 +10,12 @@ pub mod budget;
 pub mod error;
 pub mod format;
 pub mod names;
+pub mod owner;
 mod registry;
 pub mod run;
 pub mod segment;
+pub mod signals;
+pub mod sweep;
 
 pub use budget::{Reason, TierFailure};
 pub use error::{Error, Result};
@@ -20,3 +23,4 @@ pub use format::{Codec, Header};
 pub use registry::{created_segments, shutdown_owned_runs};
 pub use run::{default_root, Entry, Run, RunOptions, SaveOptions, Saved, Tier, TierUsage, Usage};
 pub use segment::Mapping;
+pub use sweep::{list_runs, remove_run, sweep, Removed, RunInfo, RunState};

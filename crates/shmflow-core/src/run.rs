@@ -26,8 +26,11 @@ use crate::budget::{self, Budget, Reason, TierFailure};
 use crate::error::{Error, Result};
 use crate::format::{Header, HEADER_LEN};
 use crate::names;
+use crate::owner;
 use crate::registry;
 use crate::segment::{self, Mapping};
+use crate::signals;
+use crate::sweep;
 
 /// How often a save retries after drawing a segment name that already exists.
 const NAME_ATTEMPTS: usize = 16;
@@ -128,7 +131,7 @@ pub struct Usage {
 }
 
 /// How to open a run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// The root of run directories (and so of spill files); [`default_root`] by default.
     pub root: Option<PathBuf>,
@@ -137,6 +140,19 @@ pub struct RunOptions {
     /// This context's budget for the `shm` tier, in bytes;
     /// [`budget::default_max_shared_bytes`] by default.
     pub max_shared_bytes: Option<u64>,
+    /// Whether creating the run first sweeps orphaned runs of this user (create only).
+    pub sweep_on_create: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            root: None,
+            run_id: None,
+            max_shared_bytes: None,
+            sweep_on_create: true,
+        }
+    }
 }
 
 /// How to store one value.
@@ -214,6 +230,8 @@ pub struct Run {
     index_lock: Mutex<Option<File>>,
     budget: Budget,
     fallbacks: Mutex<BTreeMap<Reason, u64>>,
+    /// The owner's slot in the signal handler's table of runs to clean.
+    signal_slot: Mutex<Option<usize>>,
 }
 
 impl Run {
@@ -231,13 +249,19 @@ impl Run {
             }
             None => names::new_run_id()?,
         };
-        let dir = user_dir(options.root.as_deref())?.join(&run_id);
+        let root = options.root.clone().unwrap_or_else(default_root);
+        if options.sweep_on_create {
+            if let Err(error) = sweep::sweep(&root, sweep::DEFAULT_GRACE, false) {
+                tracing::warn!(%error, "sweeping orphaned runs failed");
+            }
+        }
+        let dir = user_dir(Some(&root))?.join(&run_id);
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io(format!("creating run directory {}", dir.display()), e))?;
 
-        let lock = take_owner_lock(&dir).and_then(|lock| {
+        let lock = owner::take(&run_id, &dir).and_then(|lock| {
             fs::write(dir.join("owner"), format!("pid {}\n", std::process::id()))?;
             fs::DirBuilder::new()
                 .mode(0o700)
@@ -248,6 +272,7 @@ impl Run {
             Ok(lock) => lock,
             Err(error) => {
                 let _ = fs::remove_dir_all(&dir);
+                let _ = fs::remove_file(owner::lock_path(&run_id));
                 return Err(Error::io(
                     format!("setting up run directory {}", dir.display()),
                     error,
@@ -256,6 +281,8 @@ impl Run {
         };
 
         let run = Arc::new(Run::new(run_id, dir, Some(lock), options));
+        *run.signal_slot.lock().unwrap_or_else(|p| p.into_inner()) =
+            signals::watch(&run.run_id, &run.dir);
         registry::run_opened(token, Arc::clone(&run));
         tracing::debug!(run_id = run.run_id, dir = %run.dir.display(), "run created");
         Ok(run)
@@ -297,6 +324,7 @@ impl Run {
             index_lock: Mutex::new(None),
             budget: Budget::new(limit),
             fallbacks: Mutex::new(BTreeMap::new()),
+            signal_slot: Mutex::new(None),
         }
     }
 
@@ -583,9 +611,9 @@ impl Run {
             *guard = Some(file);
         }
         let file = guard.as_ref().expect("opened above");
-        flock_retrying(file, FlockOperation::LockExclusive)?;
+        owner::flock(file, FlockOperation::LockExclusive)?;
         let result = f();
-        flock_retrying(file, FlockOperation::Unlock)?;
+        owner::flock(file, FlockOperation::Unlock)?;
         result
     }
 
@@ -780,8 +808,17 @@ impl Run {
         for entry in read_all_entries(&self.index_dir()) {
             self.free_storage(&entry);
         }
-        remove_segments_of_run(&self.run_id);
         let removed = fs::remove_dir_all(&self.dir);
+        // The owner lock goes with the segments, and only now: until then the run is alive.
+        remove_segments_of_run(&self.run_id);
+        if let Some(slot) = self
+            .signal_slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            signals::unwatch(slot);
+        }
         self.owner_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -874,28 +911,8 @@ fn segment_bytes(payload_len: u64) -> u64 {
     HEADER_LEN as u64 + payload_len
 }
 
-fn user_dir_path(root: &Path) -> PathBuf {
+pub(crate) fn user_dir_path(root: &Path) -> PathBuf {
     root.join(format!("shmflow-{}", rustix::process::getuid().as_raw()))
-}
-
-fn take_owner_lock(dir: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dir.join("owner.lock"))?;
-    flock_retrying(&file, FlockOperation::NonBlockingLockExclusive)?;
-    Ok(file)
-}
-
-fn flock_retrying(file: &File, operation: FlockOperation) -> io::Result<()> {
-    loop {
-        match rustix::fs::flock(file, operation) {
-            Err(rustix::io::Errno::INTR) => continue,
-            other => return Ok(other?),
-        }
-    }
 }
 
 /// Creates `path` (which must not exist) with mode 0600 and writes `parts` to it.
@@ -925,7 +942,7 @@ fn read_entry(path: &Path) -> io::Result<Option<Entry>> {
 }
 
 /// Every readable entry in an index directory, skipping what cannot be read (for cleanup).
-fn read_all_entries(index: &Path) -> Vec<Entry> {
+pub(crate) fn read_all_entries(index: &Path) -> Vec<Entry> {
     let Ok(items) = fs::read_dir(index) else {
         return Vec::new();
     };

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -41,13 +42,16 @@ fn env_token(env: &Env) -> u64 {
 fn ensure_cleanup_hook(env: &Env) -> Result<(), Code> {
     let token = env_token(env);
     if HOOKED_ENVS.with(|envs| envs.borrow_mut().insert(token)) {
-        env.add_env_cleanup_hook(token, |token| core::shutdown_owned_runs(Some(token)))
-            .map_err(|e| {
-                to_js(core::Error::io(
-                    "registering the exit cleanup",
-                    std::io::Error::other(e.reason),
-                ))
-            })?;
+        env.add_env_cleanup_hook(token, |token| {
+            core::sweep::stop_background_sweeper();
+            core::shutdown_owned_runs(Some(token))
+        })
+        .map_err(|e| {
+            to_js(core::Error::io(
+                "registering the exit cleanup",
+                std::io::Error::other(e.reason),
+            ))
+        })?;
     }
     Ok(())
 }
@@ -61,6 +65,10 @@ pub struct CreateOptions {
     pub run_id: Option<String>,
     /// This context's budget for the `shm` tier in bytes; half of physical memory by default.
     pub max_shared_bytes: Option<f64>,
+    /// Sweep orphaned runs of this user before creating this one; true by default.
+    pub sweep_on_create: Option<bool>,
+    /// Start this process's background sweeper with this interval; 0 leaves it off.
+    pub sweep_interval_ms: Option<f64>,
 }
 
 /// Options of `save`.
@@ -249,13 +257,18 @@ impl NativeRun {
     pub fn create(env: Env, options: Option<CreateOptions>) -> Result<Self, Code> {
         ensure_cleanup_hook(&env)?;
         let options = match options {
-            Some(o) => RunOptions {
-                root: root_path(o.root),
-                run_id: o.run_id,
-                max_shared_bytes: byte_count(o.max_shared_bytes, "maxSharedBytes")?,
-            },
+            Some(o) => {
+                start_sweeper(root_path(o.root.clone()), o.sweep_interval_ms)?;
+                RunOptions {
+                    root: root_path(o.root),
+                    run_id: o.run_id,
+                    max_shared_bytes: byte_count(o.max_shared_bytes, "maxSharedBytes")?,
+                    sweep_on_create: o.sweep_on_create.unwrap_or(true),
+                }
+            }
             None => RunOptions::default(),
         };
+        core::signals::install();
         let run = core::Run::create(&options, env_token(&env)).map_err(to_js)?;
         Ok(NativeRun { run })
     }
@@ -269,8 +282,8 @@ impl NativeRun {
     ) -> Result<Self, Code> {
         let options = RunOptions {
             root: root_path(root),
-            run_id: None,
             max_shared_bytes: byte_count(max_shared_bytes, "maxSharedBytes")?,
+            ..RunOptions::default()
         };
         let run = core::Run::attach(&run_id, &options).map_err(to_js)?;
         Ok(NativeRun { run })
@@ -428,4 +441,112 @@ pub fn shutdown_owned_runs() {
 #[napi]
 pub fn created_segments() -> Vec<String> {
     core::created_segments()
+}
+
+fn start_sweeper(root: Option<PathBuf>, interval_ms: Option<f64>) -> Result<(), Code> {
+    let Some(ms) = byte_count(interval_ms, "sweepIntervalMs")?.filter(|&ms| ms > 0) else {
+        return Ok(());
+    };
+    let root = root.unwrap_or_else(core::default_root);
+    core::sweep::start_background_sweeper(root, Duration::from_millis(ms))
+        .map_err(|e| to_js(core::Error::io("starting the background sweeper", e)))
+}
+
+/// Stops this process's background sweeper, if one runs.
+#[napi]
+pub fn stop_background_sweeper() {
+    core::sweep::stop_background_sweeper();
+}
+
+/// Tells the signal cleanup whether the application handles `signal` itself (then the
+/// application's handler runs and cleanup waits for exit).
+#[napi]
+pub fn set_signal_handled_by_app(signal: i32, handled: bool) {
+    core::signals::set_app_handles(signal, handled);
+}
+
+/// What `listRuns` reports of one run.
+#[napi(object)]
+pub struct NativeRunInfo {
+    pub run_id: String,
+    /// `alive`, `orphaned` or `unowned`.
+    pub state: String,
+    pub pid: Option<u32>,
+    pub dir: Option<String>,
+    pub shm: TierUsage,
+    pub mmap_file: TierUsage,
+    pub disk: TierUsage,
+}
+
+/// A run that a sweep or `removeRun` removed (or, in a dry run, would remove).
+#[napi(object)]
+pub struct NativeRemovedRun {
+    pub run_id: String,
+    pub state: String,
+    pub segments: f64,
+    pub bytes: f64,
+    pub dir: Option<String>,
+}
+
+impl From<core::Removed> for NativeRemovedRun {
+    fn from(removed: core::Removed) -> Self {
+        NativeRemovedRun {
+            run_id: removed.run_id,
+            state: removed.state.as_str().to_owned(),
+            segments: removed.segments as f64,
+            bytes: removed.bytes as f64,
+            dir: removed.dir.map(|d| d.display().to_string()),
+        }
+    }
+}
+
+fn root_or_default(root: Option<String>) -> PathBuf {
+    root_path(root).unwrap_or_else(core::default_root)
+}
+
+/// Every run of this user, with its state and what it holds.
+#[napi]
+pub fn list_runs(root: Option<String>) -> Result<Vec<NativeRunInfo>, Code> {
+    let runs = core::list_runs(&root_or_default(root)).map_err(to_js)?;
+    Ok(runs
+        .into_iter()
+        .map(|run| NativeRunInfo {
+            run_id: run.run_id,
+            state: run.state.as_str().to_owned(),
+            pid: run.pid,
+            dir: run.dir.map(|d| d.display().to_string()),
+            shm: run.shm.into(),
+            mmap_file: run.mmap_file.into(),
+            disk: run.disk.into(),
+        })
+        .collect())
+}
+
+/// Removes the orphaned runs of this user (and unowned leftovers older than `graceMs`).
+#[napi]
+pub fn sweep_orphans(
+    root: Option<String>,
+    grace_ms: Option<f64>,
+    dry_run: Option<bool>,
+) -> Result<Vec<NativeRemovedRun>, Code> {
+    let grace = byte_count(grace_ms, "graceMs")?
+        .map(Duration::from_millis)
+        .unwrap_or(core::sweep::DEFAULT_GRACE);
+    let removed = core::sweep(&root_or_default(root), grace, dry_run.unwrap_or(false));
+    Ok(removed
+        .map_err(to_js)?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// Removes one run of this user; a live run only with `force`.
+#[napi]
+pub fn remove_run(
+    run_id: String,
+    root: Option<String>,
+    force: Option<bool>,
+) -> Result<NativeRemovedRun, Code> {
+    let removed = core::remove_run(&root_or_default(root), &run_id, force.unwrap_or(false));
+    Ok(removed.map_err(to_js)?.into())
 }

@@ -25,7 +25,7 @@ impl Drop for TempRoot {
     }
 }
 
-/// The shared-memory objects of a run that exist right now.
+/// The shared-memory objects of a run that exist right now, its owner lock excepted.
 #[allow(dead_code)]
 pub fn segments_of(run_id: &str) -> Vec<String> {
     std::fs::read_dir("/dev/shm")
@@ -33,6 +33,7 @@ pub fn segments_of(run_id: &str) -> Vec<String> {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| shmflow_core::names::run_of_segment(name) == Some(run_id))
+        .filter(|name| !name.ends_with(shmflow_core::owner::LOCK_TAG))
         .collect()
 }
 
