@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { SingleBar, Presets } from 'cli-progress'
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { lsCommand, rmCommand, sweepCommand } from './cli-runs.js'
 import { bundledImagesDir } from './demo/paths.js'
 import { formatReport } from './demo/report.js'
 import { runDemo, type DemoProgress } from './demo/run-demo.js'
@@ -30,13 +31,16 @@ async function main(): Promise<void> {
   }
 }
 
-/** One builder per command, added here; the run-directory commands will join `demo`. */
+/** One builder per command. */
 function program(): Command {
   return new Command('shmflow')
     .description('Pass pipeline data between steps and processes through shared memory.')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .addCommand(demoCommand())
+    .addCommand(lsCommand())
+    .addCommand(sweepCommand())
+    .addCommand(rmCommand())
 }
 
 function demoCommand(): Command {

@@ -27,9 +27,10 @@ import { isMainThread } from 'node:worker_threads'
 
 import { decodeValue, encodeValue } from './codecs.js'
 import {
-  ContextClosedError, InvalidArgumentError, fromNativeError, type ErrorSubject,
+  ContextClosedError, InvalidArgumentError, callNative,
 } from './errors.js'
 import { native, type NativeRun, type NativeSaveReceipt, type RunUsage } from './native.js'
+import { trackApplicationSignalHandlers } from './recovery.js'
 import { listContexts, registerContext, unregisterContext } from './registry.js'
 
 const debug = debuglog('shmflow')
@@ -54,7 +55,16 @@ export interface CreateOptions {
    * (see {@link SaveOptions.spill}).
    */
   maxSharedBytes?: ByteBudget
+  /**
+   * How often this process's background sweeper removes orphaned runs (whose owner died), in
+   * milliseconds; 60 000 by default, `0` leaves it off. One sweeper runs per process, started by
+   * the first context that asks for it; it never keeps the process alive.
+   */
+  sweepIntervalMs?: number
 }
+
+/** How often the background sweeper looks for orphaned runs, unless told otherwise. */
+const DEFAULT_SWEEP_INTERVAL_MS = 60_000
 
 /** Options of {@link WorkflowContext.attach}. */
 export interface AttachOptions {
@@ -187,7 +197,10 @@ export class WorkflowContext extends EventEmitter<ContextEvents>
     const runId = optionalString(options.runId, 'runId')
     const maxSharedBytes = budgetOf(options.maxSharedBytes)
 
-    const run = callNative(() => native.NativeRun.create({ root, runId, maxSharedBytes }),
+    const sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
+    trackApplicationSignalHandlers()
+    const nativeOptions = { root, runId, maxSharedBytes, sweepIntervalMs }
+    const run = callNative(() => native.NativeRun.create(nativeOptions),
       { runId })
     return new WorkflowContext(run, root)
   }
@@ -360,14 +373,6 @@ export async function loadExported<T = unknown>(path: string): Promise<T> {
 
   const loaded = callNative(() => native.loadExported(path), {})
   return decodeValue(loaded, path) as T
-}
-
-function callNative<T>(operation: () => T, subject: ErrorSubject): T {
-  try {
-    return operation()
-  } catch (error) {
-    throw fromNativeError(error, subject)
-  }
 }
 
 function usageOf(usage: RunUsage): Usage {

@@ -13,6 +13,7 @@
 export type ShmflowErrorCode =
   | 'ERR_SHMFLOW_KEY_NOT_FOUND'
   | 'ERR_SHMFLOW_RUN_NOT_FOUND'
+  | 'ERR_SHMFLOW_RUN_ALIVE'
   | 'ERR_SHMFLOW_CONTEXT_CLOSED'
   | 'ERR_SHMFLOW_NO_SPACE'
   | 'ERR_SHMFLOW_VALUE_TOO_LARGE'
@@ -74,6 +75,17 @@ export class RunNotFoundError extends ShmflowError {
     options?: ErrorOptions) {
     const hint = 'check the run id, and that the process that created the run has not shut it down'
     super('ERR_SHMFLOW_RUN_NOT_FOUND', `${detail}; ${hint}`, options)
+    this.runId = runId
+  }
+}
+
+/** The run's owner lives, so it is not removed without `force`. */
+export class RunAliveError extends ShmflowError {
+  /** The run that is alive. */
+  readonly runId: string
+
+  constructor(runId: string, detail: string, options?: ErrorOptions) {
+    super('ERR_SHMFLOW_RUN_ALIVE', detail, options)
     this.runId = runId
   }
 }
@@ -266,6 +278,8 @@ export function fromNativeError(error: unknown, subject: ErrorSubject = {}): unk
       return new KeyNotFoundError(key ?? '(unknown key)', runId, options)
     case 'ERR_SHMFLOW_RUN_NOT_FOUND':
       return new RunNotFoundError(runId, message, options)
+    case 'ERR_SHMFLOW_RUN_ALIVE':
+      return new RunAliveError(runId, message, options)
     case 'ERR_SHMFLOW_CONTEXT_CLOSED':
       return new ContextClosedError(runId, options)
     case 'ERR_SHMFLOW_NO_SPACE':
@@ -288,4 +302,13 @@ function unknownNativeError(error: unknown, message: string): unknown {
   const code = codeOf(error)
   if (typeof code !== 'string' || !code.startsWith('ERR_SHMFLOW_')) return error
   return new ShmflowError(code as ShmflowErrorCode, message, { cause: error })
+}
+
+/** Runs a native call, turning its errors into shmflow's classes. */
+export function callNative<T>(operation: () => T, subject: ErrorSubject): T {
+  try {
+    return operation()
+  } catch (error) {
+    throw fromNativeError(error, subject)
+  }
 }

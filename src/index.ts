@@ -19,11 +19,15 @@ export {
 } from './codecs.js'
 export {
   AbortError, ContextClosedError, CorruptSegmentError, InvalidArgumentError, KeyNotFoundError,
-  NoCurrentContextError, NoSpaceError, RunNotFoundError, ShmflowError, ShmflowIoError,
+  NoCurrentContextError, NoSpaceError, RunAliveError, RunNotFoundError, ShmflowError, ShmflowIoError,
   UnsupportedPlatformError, UnsupportedValueError, ValueTooLargeError, WorkflowError,
   type ShmflowErrorCode, type WorkflowErrorDetails,
 } from './errors.js'
 export { currentContext, findContext } from './registry.js'
+export {
+  listRuns, removeRun, sweepOrphans, type RecoveryOptions, type RemoveOptions, type RemovedRun,
+  type RunInfo, type RunState, type RunTierUsage, type SweepOptions,
+} from './recovery.js'
 export {
   runSequential,
   type FunctionWorkflow, type ModuleWorkflow, type RunEndEvent, type RunEvent, type RunOptions,

@@ -6,9 +6,14 @@ import { join } from 'node:path'
 
 import type { WorkflowContext } from '../../src/index.js'
 
-/** The shared-memory objects of one run that exist right now. */
-export function segmentsOf(runId: string): string[] {
+/** Every shared-memory object named after one run, its owner lock (`-ownerlk`) included. */
+export function objectsOf(runId: string): string[] {
   return readdirSync('/dev/shm').filter((name) => name.startsWith(`sf${runId}-`))
+}
+
+/** The shared-memory objects that hold one run's values right now (its owner lock aside). */
+export function segmentsOf(runId: string): string[] {
+  return objectsOf(runId).filter((name) => !name.endsWith('-ownerlk'))
 }
 
 /** The run's directory under its root. */
@@ -23,5 +28,5 @@ export function runDirFor(root: string, runId: string): string {
 
 /** True when nothing of the run is left: no shared-memory object, no run directory. */
 export function isGone(context: WorkflowContext): boolean {
-  return segmentsOf(context.runId).length === 0 && !existsSync(runDirOf(context))
+  return objectsOf(context.runId).length === 0 && !existsSync(runDirOf(context))
 }
