@@ -19,8 +19,8 @@ export {
 } from './codecs.js'
 export {
   AbortError, ContextClosedError, CorruptSegmentError, InvalidArgumentError, KeyNotFoundError,
-  NoCurrentContextError, NoSpaceError, RunAliveError, RunNotFoundError, ShmflowError, ShmflowIoError,
-  UnsupportedPlatformError, UnsupportedValueError, ValueTooLargeError, WorkflowError,
+  NoCurrentContextError, NoSpaceError, RunAliveError, RunNotFoundError, ShmflowError,
+  ShmflowIoError, UnsupportedPlatformError, UnsupportedValueError, ValueTooLargeError, WorkflowError,
   type ShmflowErrorCode, type WorkflowErrorDetails,
 } from './errors.js'
 export { currentContext, findContext } from './registry.js'
