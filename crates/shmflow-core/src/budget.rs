@@ -83,8 +83,12 @@ impl fmt::Display for TierFailure {
 pub fn physical_memory() -> u64 {
     #[cfg(target_os = "linux")]
     {
-        let info = rustix::system::sysinfo();
-        info.totalram as u64 * info.mem_unit.max(1) as u64
+        // Asked once: every save checks against it.
+        static MEMORY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *MEMORY.get_or_init(|| {
+            let info = rustix::system::sysinfo();
+            info.totalram as u64 * info.mem_unit.max(1) as u64
+        })
     }
     #[cfg(not(target_os = "linux"))]
     {
