@@ -800,7 +800,12 @@ impl Run {
     /// Closes this handle. In the owner, also removes every segment and file of the run and the
     /// run directory, and releases the owner lock. Calling it again does nothing.
     pub fn shutdown(&self) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) || !self.is_owner {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // A closed handle keeps no descriptor open, however long its JavaScript object lives.
+        self.index_lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if !self.is_owner {
             return Ok(());
         }
         registry::run_closed(self);
