@@ -8,6 +8,7 @@ import { Command } from 'commander'
 import {
   listRuns, removeRun, sweepOrphans, type RemovedRun, type RunInfo,
 } from './recovery.js'
+import { formatBytes } from './demo/report.js'
 
 interface CommonOptions {
   root?: string
@@ -70,26 +71,15 @@ function runsTable(runs: RunInfo[]): string {
 function removedTable(removed: RemovedRun[], verb: string): string {
   if (removed.length === 0) return `nothing to remove`
   const rows = removed.map((run) => [
-    run.runId, run.state, String(run.segments), bytes(run.bytes), run.dir ?? '-',
+    run.runId, run.state, String(run.segments), formatBytes(run.bytes), run.dir ?? '-',
   ])
   const total = removed.reduce((sum, run) => sum + run.bytes, 0)
-  const summary = `${verb} ${removed.length} run(s), ${bytes(total)} of shared memory`
+  const summary = `${verb} ${removed.length} run(s), ${formatBytes(total)} of shared memory`
   return `${table(['run', 'state', 'segments', 'shm bytes', 'directory'], rows)}\n${summary}`
 }
 
 function usage(tier: { bytes: number; count: number }): string {
-  return tier.count === 0 ? '-' : `${bytes(tier.bytes)} in ${tier.count}`
-}
-
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = n
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit += 1
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`
+  return tier.count === 0 ? '-' : `${formatBytes(tier.bytes)} in ${tier.count}`
 }
 
 function table(header: string[], rows: string[][]): string {

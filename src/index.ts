@@ -26,7 +26,7 @@ export {
 export { currentContext, findContext } from './registry.js'
 export {
   listRuns, removeRun, sweepOrphans, type RecoveryOptions, type RemoveOptions, type RemovedRun,
-  type RunInfo, type RunState, type RunTierUsage, type SweepOptions,
+  type RunInfo, type RunState, type SweepOptions,
 } from './recovery.js'
 export {
   runSequential,

@@ -16,18 +16,14 @@ import { isMainThread } from 'node:worker_threads'
 
 import { callNative } from './errors.js'
 import { native } from './native.js'
+import type { Tier, TierUsage } from './context.js'
 
 /** Whether a run's owner lives: `orphaned` runs are what a sweep removes. */
 export type RunState = 'alive' | 'orphaned' | 'unowned'
 
-/** Bytes and values in one tier of a run. */
-export interface RunTierUsage {
-  bytes: number
-  count: number
-}
-
 /** One run of this user, as {@link listRuns} finds it. */
 export interface RunInfo {
+  /** The run id. */
   runId: string
   /** `alive`: its owner holds the lock; `orphaned`: its owner died; `unowned`: no lock at all. */
   state: RunState
@@ -35,21 +31,27 @@ export interface RunInfo {
   pid?: number
   /** The run directory, when it exists. */
   dir?: string
-  tiers: { shm: RunTierUsage; 'mmap-file': RunTierUsage; disk: RunTierUsage }
+  /** What the run holds in each tier. */
+  tiers: Record<Tier, TierUsage>
 }
 
 /** A run that was removed (or, in a dry run, would be). */
 export interface RemovedRun {
+  /** The run id. */
   runId: string
+  /** What the run was when it was removed. */
   state: RunState
-  /** Shared-memory objects removed, and their bytes. */
+  /** How many shared-memory objects held its values. */
   segments: number
+  /** The bytes of those objects. */
   bytes: number
+  /** Its run directory, removed with its spill files. */
   dir?: string
 }
 
 /** Where to look: the root of run directories; `$SHMFLOW_DIR` or the OS temp dir by default. */
 export interface RecoveryOptions {
+  /** The root of run directories; `$SHMFLOW_DIR` or the OS temp dir by default. */
   root?: string
 }
 
@@ -127,6 +129,8 @@ export function trackApplicationSignalHandlers(): void {
   process.on('newListener', (event) => {
     if (typeof event === 'string') report(event, true)
   })
+  // Node resets a signal to its default action once its last listener is gone; reporting
+  // "not handled" then also puts the native cleanup back in place.
   process.on('removeListener', (event) => {
     if (typeof event === 'string') report(event, process.listenerCount(event) > 0)
   })

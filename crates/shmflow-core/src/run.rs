@@ -292,14 +292,7 @@ impl Run {
     /// the run's data when it exits.
     pub fn attach(run_id: &str, options: &RunOptions) -> Result<Arc<Self>> {
         let root = options.root.clone().unwrap_or_else(default_root);
-        let not_found = |reason| Error::RunNotFound {
-            run_id: run_id.to_owned(),
-            root: root.display().to_string(),
-            reason,
-        };
-        if !names::is_run_id(run_id) {
-            return Err(not_found("a run id is 20 characters of a-z and 2-7"));
-        }
+        let not_found = not_found(&root, run_id)?;
         let dir = user_dir_path(&root).join(run_id);
         if !dir.join("index").is_dir() {
             return Err(not_found(
@@ -804,7 +797,10 @@ impl Run {
             return Ok(());
         }
         // A closed handle keeps no descriptor open, however long its JavaScript object lives.
-        self.index_lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.index_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if !self.is_owner {
             return Ok(());
         }
@@ -858,6 +854,23 @@ impl Run {
             tracing::warn!(run_id = self.run_id, location, %error, "could not free storage");
         }
     }
+}
+
+/// Checks that `run_id` has the form of a run id, and gives the error for a run that is not found
+/// under `root` for a reason to be named.
+pub(crate) fn not_found<'a>(
+    root: &'a Path,
+    run_id: &'a str,
+) -> Result<impl Fn(&'static str) -> Error + 'a> {
+    let error = move |reason| Error::RunNotFound {
+        run_id: run_id.to_owned(),
+        root: root.display().to_string(),
+        reason,
+    };
+    if !names::is_run_id(run_id) {
+        return Err(error("a run id is 20 characters of a-z and 2-7"));
+    }
+    Ok(error)
 }
 
 /// The per-user directory under `root`, created 0700 if missing, and refused unless it is a real

@@ -5,7 +5,8 @@
 //! then lets the process die by the same signal, as it would without shmflow. When the
 //! application handles the signal itself (the Node layer reports its `process.on(signal)`
 //! listeners through [`set_app_handles`]), the handler does nothing and the application's
-//! handler runs; cleanup then happens at exit.
+//! handler runs; cleanup then happens at exit. When the application removes its last listener,
+//! Node resets the signal to its default action, and [`rearm`] puts the handler back.
 //!
 //! Everything the handler does is async-signal-safe: it reads fixed slots filled in advance
 //! (no allocation, no lock), and makes only `open`, `getdents`, `unlinkat`, `close`, `signal`
@@ -85,6 +86,35 @@ pub fn install() {
             }
         }
     });
+}
+
+/// Installs the handler for `signal` again, directly, after something reset the signal to its
+/// default action: Node does so when the application removes its last listener of a signal,
+/// which would otherwise leave that signal without cleanup for the rest of the process.
+/// Does nothing unless the signal's action is the default one right now.
+pub fn rearm(signal: i32) {
+    if !SIGNALS.contains(&signal) {
+        return;
+    }
+
+    // SAFETY: sigaction with a zeroed, then filled, struct; the handler is async-signal-safe.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(signal, std::ptr::null(), &mut current) != 0
+            || current.sa_sigaction != libc::SIG_DFL
+        {
+            return;
+        }
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = rearmed_handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(signal, &action, std::ptr::null_mut());
+    }
+}
+
+extern "C" fn rearmed_handler(signal: libc::c_int) {
+    on_signal(signal);
 }
 
 /// Tells the handler whether the application handles `signal` itself.

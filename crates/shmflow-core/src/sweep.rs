@@ -308,14 +308,7 @@ fn remove_abandoned_lock_files(grace: Duration) {
 
 /// Removes one run of this user. A run whose owner lives is refused unless `force` is set.
 pub fn remove_run(root: &Path, run_id: &str, force: bool) -> Result<Removed> {
-    let not_found = |reason| Error::RunNotFound {
-        run_id: run_id.to_owned(),
-        root: root.display().to_string(),
-        reason,
-    };
-    if !names::is_run_id(run_id) {
-        return Err(not_found("a run id is 20 characters of a-z and 2-7"));
-    }
+    let not_found = run::not_found(root, run_id)?;
     let shm = scan_shm();
     let objects = shm.get(run_id);
     let own_dir = Some(run::user_dir_path(root).join(run_id)).filter(|d| d.is_dir());

@@ -463,6 +463,9 @@ pub fn stop_background_sweeper() {
 #[napi]
 pub fn set_signal_handled_by_app(signal: i32, handled: bool) {
     core::signals::set_app_handles(signal, handled);
+    if !handled {
+        core::signals::rearm(signal);
+    }
 }
 
 /// What `listRuns` reports of one run.
