@@ -20,8 +20,8 @@ export {
 export {
   AbortError, ContextClosedError, CorruptSegmentError, InvalidArgumentError, KeyNotFoundError,
   NoCurrentContextError, NoSpaceError, RunAliveError, RunNotFoundError, ShmflowError,
-  ShmflowIoError, UnsupportedPlatformError, UnsupportedValueError, ValueTooLargeError, WorkflowError,
-  type ShmflowErrorCode, type WorkflowErrorDetails,
+  ShmflowIoError, UnsupportedPlatformError, UnsupportedValueError, ValueTooLargeError,
+  WorkflowError, type ShmflowErrorCode, type WorkflowErrorDetails,
 } from './errors.js'
 export { currentContext, findContext } from './registry.js'
 export {
