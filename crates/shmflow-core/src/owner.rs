@@ -121,3 +121,22 @@ pub(crate) fn flock(file: &File, operation: FlockOperation) -> io::Result<()> {
         }
     }
 }
+
+/// The device of the shared-memory filesystem this process sees. Processes in other mount
+/// namespaces (containers, for one) may see another one while sharing the root of run
+/// directories, and a run of theirs has its owner lock there, out of this process's sight.
+pub fn shm_device() -> u64 {
+    fs::metadata(SHM_DIR).map(|m| m.dev()).unwrap_or(0)
+}
+
+/// Whether a run directory was created by a process that sees the same shared-memory
+/// filesystem as this one, so that the absence of its owner lock here means something.
+pub fn dir_shares_shm(dir: &Path) -> bool {
+    let Ok(record) = fs::read_to_string(dir.join("owner")) else {
+        return false;
+    };
+    let device = record
+        .lines()
+        .find_map(|line| line.strip_prefix("shm-dev "));
+    device.and_then(|d| d.parse::<u64>().ok()) == Some(shm_device())
+}

@@ -1,8 +1,8 @@
 //! A run: the storage of one workflow context, shared by every process that attaches to it.
 //!
-//! On disk a run is a directory `<root>/shmflow-<uid>/<run id>/` holding `owner.lock` (locked
-//! with `flock` by the owner for as long as it lives), `owner` (its pid) and `index/`, one small
-//! entry file per key that says where the value is stored. A value is published by renaming a
+//! On disk a run is a directory `<root>/shmflow-<uid>/<run id>/` holding `owner` (its owner's
+//! pid) and `index/`, one small entry file per key that says where the value is stored; its
+//! owner holds the run's owner lock in `/dev/shm` (see [`crate::owner`]). A value is published by renaming a
 //! complete entry over the old one, under a short lock that also tells the writer which storage
 //! the old entry pointed to, so that it is freed once and only once. A reader that finds an entry
 //! whose storage was just freed by an overwrite reads the entry again, so it sees the old value
@@ -262,7 +262,12 @@ impl Run {
             .map_err(|e| Error::io(format!("creating run directory {}", dir.display()), e))?;
 
         let lock = owner::take(&run_id, &dir).and_then(|lock| {
-            fs::write(dir.join("owner"), format!("pid {}\n", std::process::id()))?;
+            let record = format!(
+                "pid {}\nshm-dev {}\n",
+                std::process::id(),
+                owner::shm_device()
+            );
+            fs::write(dir.join("owner"), record)?;
             fs::DirBuilder::new()
                 .mode(0o700)
                 .create(dir.join("index"))?;

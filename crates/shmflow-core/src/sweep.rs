@@ -206,8 +206,12 @@ pub fn sweep(root: &Path, grace: Duration, dry_run: bool) -> Result<Vec<Removed>
                 drop(guard);
             }
             Liveness::NoLock if older_than(objects, dir, grace) => {
-                let dir = dir.cloned();
-                removed.push(remove(run_id, RunState::Unowned, objects, dir, dry_run));
+                // A directory made in another mount namespace has its owner lock out of sight:
+                // only its shared-memory objects, which are in this one, are judged here.
+                let dir = dir.filter(|d| owner::dir_shares_shm(d)).cloned();
+                if objects.is_some() || dir.is_some() {
+                    removed.push(remove(run_id, RunState::Unowned, objects, dir, dry_run));
+                }
             }
             Liveness::NoLock => {}
         }

@@ -235,3 +235,27 @@ fn segments_without_an_owner_lock_wait_out_the_grace_period() {
     assert_eq!(removed.state, RunState::Unowned);
     assert!(segments_of(&run_id).is_empty());
 }
+
+#[test]
+fn an_unowned_directory_is_judged_only_when_it_shares_this_shared_memory_filesystem() {
+    let _turn = one_at_a_time();
+    let root = TempRoot::new("namespaces");
+    let make = |shm_dev: u64| {
+        let run_id = shmflow_core::names::new_run_id().unwrap();
+        let dir = run_dir(&root, &run_id);
+        std::fs::create_dir_all(dir.join("index")).unwrap();
+        std::fs::write(dir.join("owner"), format!("pid 1\nshm-dev {shm_dev}\n")).unwrap();
+        (run_id, dir)
+    };
+    let (_, elsewhere) = make(shmflow_core::owner::shm_device() + 1);
+    let (here_id, here) = make(shmflow_core::owner::shm_device());
+
+    let swept = sweep(root.path(), Duration::ZERO, false).unwrap();
+
+    assert!(
+        elsewhere.exists(),
+        "a run of another mount namespace is left alone"
+    );
+    assert!(!here.exists(), "an unowned run of this one is removed");
+    assert!(swept.iter().any(|r| r.run_id == here_id));
+}
