@@ -5,8 +5,10 @@
 //! then lets the process die by the same signal, as it would without shmflow. When the
 //! application handles the signal itself (the Node layer reports its `process.on(signal)`
 //! listeners through [`set_app_handles`]), the handler does nothing and the application's
-//! handler runs; cleanup then happens at exit. When the application removes its last listener,
-//! Node resets the signal to its default action, and [`rearm`] puts the handler back.
+//! handler runs; cleanup then happens at exit. A listener of a thread that cannot report it (the
+//! main thread, when a worker thread owns the run) is recognised by the handler Node installed
+//! for it. When the application removes its last listener, Node resets the signal to its
+//! default action, and [`rearm`] puts the handler back.
 //!
 //! Everything the handler does is async-signal-safe: it reads fixed slots filled in advance
 //! (no allocation, no lock), and makes only `open`, `getdents`, `unlinkat`, `close`, `signal`
@@ -71,12 +73,18 @@ static RUNS: [Slot; SLOTS] = [EMPTY_SLOT; SLOTS];
 /// Whether the application handles each signal itself, by signal number.
 static APP_HANDLES: [AtomicBool; 65] = [const { AtomicBool::new(false) }; 65];
 
+/// Whether a JavaScript listener's handler was in place when shmflow installed its own: seen
+/// from the signal action, for listeners of threads whose Node layer cannot report them (a run
+/// owned by a worker thread, while the main thread listens).
+static LISTENER_BEFORE: [AtomicBool; 65] = [const { AtomicBool::new(false) }; 65];
+
 static INSTALL: Once = Once::new();
 
 /// Registers the handler for every signal in [`SIGNALS`], once per process.
 pub fn install() {
     INSTALL.call_once(|| {
         for signal in SIGNALS {
+            LISTENER_BEFORE[signal as usize].store(has_listener_handler(signal), Ordering::Release);
             // SAFETY: the action is async-signal-safe, as the module documentation explains.
             let registered = unsafe {
                 signal_hook_registry::register_unchecked(signal, move |_| on_signal(signal))
@@ -88,12 +96,27 @@ pub fn install() {
     });
 }
 
+/// Whether the action of `signal` is a handler that Node installs for a JavaScript listener:
+/// libuv's, which, unlike Node's own exit handler for SIGINT and SIGTERM (installed with
+/// `SA_RESETHAND`), stays in place after it runs.
+fn has_listener_handler(signal: i32) -> bool {
+    // SAFETY: sigaction only reads the current action into a zeroed struct.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction != libc::SIG_DFL
+            && current.sa_sigaction != libc::SIG_IGN
+            && current.sa_flags & libc::SA_RESETHAND == 0
+            && current.sa_sigaction != rearmed_handler as extern "C" fn(libc::c_int) as usize
+    }
+}
+
 /// Installs the handler for `signal` again, directly, after something reset the signal to its
 /// default action: Node does so when the application removes its last listener of a signal,
 /// which would otherwise leave that signal without cleanup for the rest of the process.
-/// Does nothing unless the signal's action is the default one right now.
+/// Does nothing before [`install`], or unless the signal's action is the default one right now.
 pub fn rearm(signal: i32) {
-    if !SIGNALS.contains(&signal) {
+    if !SIGNALS.contains(&signal) || !INSTALL.is_completed() {
         return;
     }
 
@@ -105,6 +128,7 @@ pub fn rearm(signal: i32) {
         {
             return;
         }
+        LISTENER_BEFORE[signal as usize].store(false, Ordering::Release);
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = rearmed_handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
         action.sa_flags = libc::SA_RESTART;
@@ -157,7 +181,9 @@ pub(crate) fn unwatch(index: usize) {
 }
 
 fn on_signal(signal: i32) {
-    if APP_HANDLES[signal as usize].load(Ordering::Acquire) {
+    let index = signal as usize;
+    let listening = LISTENER_BEFORE[index].load(Ordering::Acquire);
+    if APP_HANDLES[index].load(Ordering::Acquire) || listening {
         return;
     }
     clean_watched_runs();
