@@ -472,10 +472,9 @@ let exitHookInstalled = false
 
 /**
  * Makes the normal exit of this process (or worker thread) remove every run it owns, even those
- * whose contexts were never shut down.
+ * whose contexts were never shut down. Terminating signals are handled natively, and owners
+ * killed outright are swept (see recovery.ts).
  */
-// TODO(#4): signals (SIGINT, SIGTERM, ...) and owners killed outright are not covered yet: this
-// runs on a normal exit only, and orphaned runs are not swept.
 function shutDownAtExit(): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
