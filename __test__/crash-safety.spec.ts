@@ -16,7 +16,7 @@ import test, { type ExecutionContext } from 'ava'
 
 import { RunAliveError, WorkflowContext, removeRun, type RemovedRun, type RunInfo } from
   '../src/index.js'
-import { FIXTURES, runFixture, type ChildResult } from './helpers/child.js'
+import { FIXTURES, inPrivateMounts, runFixture, type ChildResult } from './helpers/child.js'
 import { isGone, objectsOf, segmentsOf } from './helpers/shm.js'
 
 interface Left {
@@ -56,23 +56,11 @@ function crashInPrivateShm(t: ExecutionContext, signal: NodeJS.Signals,
   const fixture = join(FIXTURES, 'crash-in-private-shm.ts')
   const script = 'mount -t tmpfs tmpfs /dev/shm && ' +
     `exec "${process.execPath}" --import tsx "${fixture}" ${[signal, ...ownerOptions].join(' ')}`
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], {
-    env: { ...process.env, SHMFLOW_DIR: root },
-  })
+  const { child, result } = inPrivateMounts(script, { SHMFLOW_DIR: root })
   t.teardown(() => child.kill('SIGKILL'))
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, endSignal) => {
-      if (code !== 0) {
-        reject(new Error(`scenario failed (${code ?? endSignal}): ${stderr}`))
-        return
-      }
-      resolve(JSON.parse(stdout) as CrashReport)
-    })
+  return result.then(({ code, signal: endSignal, stdout, stderr }) => {
+    if (code !== 0) throw new Error(`scenario failed (${code ?? endSignal}): ${stderr}`)
+    return JSON.parse(stdout) as CrashReport
   })
 }
 

@@ -3,7 +3,6 @@
  * run as root), budgets, pinned tiers, and the refusal of spill roots that are not private.
  */
 
-import { spawn } from 'node:child_process'
 import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +10,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { NoSpaceError, WorkflowContext } from '../src/index.js'
-import { FIXTURES, runNode, type ChildResult } from './helpers/child.js'
+import { FIXTURES, inPrivateMounts, runNode, type ChildResult } from './helpers/child.js'
 
 /** Runs a scenario of tiers-in-small-shm.ts with /dev/shm replaced by a tmpfs of `shmSize`. */
 function inSmallShm(scenario: string, shmSize: string, spillSize?: string): Promise<ChildResult> {
@@ -21,19 +20,9 @@ function inSmallShm(scenario: string, shmSize: string, spillSize?: string): Prom
     `mkdir -p "$SPILL" && mount -t tmpfs -o size=${spillSize} tmpfs "$SPILL" && `
   const script = `mount -t tmpfs -o size=${shmSize} tmpfs /dev/shm && ${spillMount}${node}`
   const spill = mkdtempSync(join(tmpdir(), 'shmflow-spill-'))
-  const env = { ...process.env, SPILL: spill, ...(spillSize ? { SHMFLOW_DIR: spill } : {}) }
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { env })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      rmSync(spill, { recursive: true, force: true })
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
+  const env = { SPILL: spill, ...(spillSize ? { SHMFLOW_DIR: spill } : {}) }
+  return inPrivateMounts(script, env).result
+    .finally(() => rmSync(spill, { recursive: true, force: true }))
 }
 
 function parsed<T>(result: ChildResult): T {

@@ -55,3 +55,25 @@ export async function fixtureJson<T>(name: string, args: string[]): Promise<T> {
   }
   return JSON.parse(result.stdout) as T
 }
+
+/**
+ * Runs a shell script in a private mount namespace (`unshare -m`; the tests run as root), where
+ * it may mount its own tmpfs over /dev/shm without touching the rest of the machine, and
+ * collects its output. `env` adds to this process's environment.
+ */
+export function inPrivateMounts(script: string, env: NodeJS.ProcessEnv = {}):
+  { child: ReturnType<typeof spawn>; result: Promise<ChildResult> } {
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const result = new Promise<ChildResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+  return { child, result }
+}
