@@ -1,7 +1,8 @@
 /** Runs TypeScript fixtures in real child processes, the way a user's other process would. */
 
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 
 export const FIXTURES = join(__dirname, '..', 'fixtures')
 
@@ -27,18 +28,19 @@ export function runNode(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  return collect(child).finally(() => clearTimeout(timer))
+}
+
+/** The output and end of a child started with piped stdout and stderr. */
+function collect(child: ChildProcessByStdio<null, Readable, Readable>): Promise<ChildResult> {
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-
   return new Promise((resolve, reject) => {
     child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
   })
 }
 
@@ -67,13 +69,5 @@ export function inPrivateMounts(script: string, env: NodeJS.ProcessEnv = {}):
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const result = new Promise<ChildResult>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-  return { child, result }
+  return { child, result: collect(child) }
 }

@@ -120,16 +120,24 @@ fn scan_dirs(root: &Path) -> BTreeMap<String, PathBuf> {
         .collect()
 }
 
+/// The run ids found in /dev/shm or among the run directories, each once, in order.
+fn run_ids<'a>(
+    shm: &'a BTreeMap<String, ShmObjects>,
+    dirs: &'a BTreeMap<String, PathBuf>,
+) -> Vec<&'a String> {
+    let mut ids: Vec<&String> = shm.keys().chain(dirs.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// Every run of this user found in /dev/shm or under `root`, in run id order.
 pub fn list_runs(root: &Path) -> Result<Vec<RunInfo>> {
     let shm = scan_shm();
     let dirs = scan_dirs(root);
-    let mut ids: Vec<&String> = shm.keys().chain(dirs.keys()).collect();
-    ids.sort();
-    ids.dedup();
 
-    let mut runs = Vec::with_capacity(ids.len());
-    for run_id in ids {
+    let mut runs = Vec::new();
+    for run_id in run_ids(&shm, &dirs) {
         let (state, pid, recorded) = match probe(run_id)? {
             Liveness::Alive { pid } => (RunState::Alive, pid, None),
             Liveness::Orphan { pid, dir, .. } => (RunState::Orphaned, pid, dir),
@@ -186,12 +194,9 @@ fn spill_usage(dir: &Path) -> (TierUsage, TierUsage) {
 pub fn sweep(root: &Path, grace: Duration, dry_run: bool) -> Result<Vec<Removed>> {
     let shm = scan_shm();
     let dirs = scan_dirs(root);
-    let mut ids: Vec<&String> = shm.keys().chain(dirs.keys()).collect();
-    ids.sort();
-    ids.dedup();
 
     let mut removed = Vec::new();
-    for run_id in ids {
+    for run_id in run_ids(&shm, &dirs) {
         let objects = shm.get(run_id);
         let dir = dirs.get(run_id);
         match probe(run_id)? {
