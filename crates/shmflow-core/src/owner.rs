@@ -61,7 +61,7 @@ pub fn take(run_id: &str, dir: &Path) -> io::Result<File> {
 pub enum Liveness {
     /// The owner lives; its pid as recorded.
     Alive { pid: Option<u32> },
-    /// The owner is gone. The lock is held by the caller until `guard` is dropped.
+    /// The owner is gone. The caller holds a shared lock on it until `guard` is dropped.
     Orphan {
         guard: File,
         pid: Option<u32>,
@@ -87,7 +87,10 @@ pub fn probe(run_id: &str) -> io::Result<Liveness> {
     if file.metadata()?.uid() != rustix::process::getuid().as_raw() {
         return Ok(Liveness::Alive { pid });
     }
-    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+    // A shared lock: it fails only against the owner's exclusive one, so two sweepers that meet
+    // on the same orphan both see it as an orphan (their removals are idempotent), and neither
+    // takes it for alive while the other removes it.
+    match flock(&file, FlockOperation::NonBlockingLockShared) {
         Ok(()) => Ok(Liveness::Orphan {
             guard: file,
             pid,

@@ -15,7 +15,7 @@ use shmflow_core::{list_runs, remove_run, sweep, Header, Run, RunState, SaveOpti
 const CHILD: &str = "SHMFLOW_TEST_CHILD_ROOT";
 
 /// Sweeps cover every run of the user, so the tests that sweep or judge liveness take turns:
-/// a sweep holds an orphan's lock while it removes it, and the run looks alive meanwhile.
+/// one test's sweep would remove the orphan another test is still looking at.
 static SWEEPING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
@@ -115,6 +115,17 @@ fn a_run_whose_owner_was_killed_is_swept_once_and_completely() {
     child.kill().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(9));
     assert_eq!(state_of(&root, &run_id), Some(RunState::Orphaned));
+    let other_sweeper = shmflow_core::owner::probe(&run_id).unwrap();
+    assert!(matches!(
+        other_sweeper,
+        shmflow_core::owner::Liveness::Orphan { .. }
+    ));
+    assert_eq!(
+        state_of(&root, &run_id),
+        Some(RunState::Orphaned),
+        "another sweeper at work does not make an orphan look alive"
+    );
+    drop(other_sweeper);
 
     let dry = sweep(root.path(), Duration::ZERO, true).unwrap();
     assert!(dry.iter().any(|r| r.run_id == run_id));
